@@ -1,0 +1,67 @@
+# analog_tt: reproducible artifact for multi-tile Tiki-Taka (Gallo & del Alamo).
+#   make reproduce [PROFILE=quick|smoke|paper] [SCHEDULER=tcp://host:8786]
+#   make test      unit tests + nbval notebook regression tests
+#   make lab       JupyterLab with the project's kernel
+# Everything runs in .venv, which `make env` builds from the pinned requirements.
+
+SHELL       := /bin/bash
+PYTHON      ?= python3
+VENV        := .venv
+PY          := $(VENV)/bin/python
+PROFILE     ?= quick
+SCHEDULER   ?=
+PYTEST_ARGS ?=
+# The venv is rebuilt only when the pinned requirements change: the stamp is keyed on their hash.
+REQ_HASH    := $(shell cat requirements.txt requirements.lock pyproject.toml | sha256sum | cut -c1-16)
+STAMP       := $(VENV)/.installed-$(REQ_HASH)
+export JUPYTER_PREFER_ENV_PATH := 1
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.PHONY: env data test test-all reproduce lab lint format clean help
+
+help:
+	@echo "make env | data | test | test-all | reproduce [PROFILE=quick] | lab | lint | clean"
+
+env: $(STAMP)
+
+$(STAMP):
+	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 10) <= v <= (3, 12) else \
+	  f"Python 3.10-3.12 is needed (aihwkit 1.1.0 has wheels for those), found {v[0]}.{v[1]}: run make PYTHON=python3.11 ...")'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade "pip>=24" --quiet
+	$(PY) -m pip install -r requirements.txt -c requirements.lock
+	$(PY) -m pip install --no-deps --no-build-isolation -e . --quiet
+	$(PY) -m ipykernel install --sys-prefix --name analog-tt --display-name "Python (analog-tt)" >/dev/null
+	@rm -f $(VENV)/.installed-*
+	$(PY) -m analog_tt doctor
+	@touch $@
+
+data: env
+	$(PY) -m analog_tt data
+
+test: env data
+	$(PY) -m pytest -m "not slow" tests --nbval-lax --nbval-current-env notebooks $(PYTEST_ARGS)
+
+test-all: env data
+	$(PY) -m pytest tests --nbval-lax --nbval-current-env notebooks $(PYTEST_ARGS)
+
+reproduce: env data
+	$(PY) -m analog_tt reproduce --profile $(PROFILE) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+
+lab: env data
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+lint:
+	$(VENV)/bin/ruff check analog_tt tests benchmarks
+	$(VENV)/bin/ruff format --check analog_tt tests benchmarks
+
+format:
+	$(VENV)/bin/ruff format analog_tt tests benchmarks
+	$(VENV)/bin/ruff check --fix analog_tt tests benchmarks
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) data/MNIST

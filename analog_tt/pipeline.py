@@ -1,0 +1,142 @@
+"""``make reproduce``: run the sweeps and every notebook of a profile, then write the manifest.
+
+Steps, for ``python -m analog_tt reproduce --profile quick``:
+
+1. the profile's experiment sweeps (``analog_tt.experiments``), resumed from cached results;
+2. every ``notebooks/NN_*.ipynb`` in order with papermill, the profile's parameters and
+   ``output_dir=figures``, executed copies written to ``build/<profile>/``;
+3. ``figures/MANIFEST.json``: for every figure and table, its notebook, profile, result files,
+   git commit, package versions and the notebook's wall time;
+4. a summary of the key results beside the paper's values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ._utils import REPO_ROOT, atomic_write_json, git_commit, machine_info, package_versions, utc_now
+from .artifacts import PROFILES, check_profile, read_provenance
+
+NOTEBOOKS = REPO_ROOT / "notebooks"
+FIGURES = REPO_ROOT / "figures"
+PROFILE_DIR = REPO_ROOT / "profiles"
+
+
+def load_profile(profile: str) -> dict[str, Any]:
+    """The parsed ``profiles/<profile>.yaml``."""
+    check_profile(profile)
+    path = PROFILE_DIR / f"{profile}.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"profile file missing: {path.relative_to(REPO_ROOT)}")
+    return yaml.safe_load(path.read_text()) or {}
+
+
+def notebook_parameters(profile: str, notebook: str) -> dict[str, Any]:
+    """Parameters for one notebook: the profile's values plus ``profile`` itself."""
+    values = dict((load_profile(profile).get("notebooks") or {}).get(notebook) or {})
+    values["profile"] = profile
+    return values
+
+
+def list_notebooks() -> list[Path]:
+    return sorted(p for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+
+
+def run_notebooks(profile: str, output_dir: Path = FIGURES, only: list[str] | None = None) -> list[dict]:
+    """Execute the notebooks with papermill; return one timing record per notebook."""
+    import papermill
+
+    build = REPO_ROOT / "build" / profile
+    build.mkdir(parents=True, exist_ok=True)
+    records = []
+    for path in list_notebooks():
+        if only and not any(path.stem.startswith(o) for o in only):
+            continue
+        params = notebook_parameters(profile, path.stem)
+        params["output_dir"] = str(output_dir)
+        print(f"[reproduce] {path.name} with {params}", flush=True)
+        start = time.time()
+        papermill.execute_notebook(
+            str(path), str(build / path.name), parameters=params, cwd=str(NOTEBOOKS),
+            kernel_name="python3", progress_bar=False, log_output=False,
+        )
+        wall = time.time() - start
+        print(f"[reproduce] {path.name} done in {wall:.0f} s", flush=True)
+        records.append({"notebook": f"notebooks/{path.name}", "executed": f"build/{profile}/{path.name}",
+                        "start": start, "wall_s": round(wall, 1)})
+    return records
+
+
+def write_manifest(profile: str, runs: list[dict], output_dir: Path = FIGURES) -> Path:
+    """Merge the provenance records of ``output_dir`` into ``MANIFEST.json``."""
+    path = output_dir / "MANIFEST.json"
+    previous: dict[str, Any] = {}
+    if path.is_file():
+        import json
+
+        previous = {e["name"]: e for e in json.loads(path.read_text()).get("outputs", [])}
+    commit, versions, machine = git_commit(), package_versions(), machine_info()
+    for record in read_provenance(output_dir):
+        written = record.get("written", "")
+        source_nb = None
+        for run in runs:  # attribute each output to the notebook whose run wrote it
+            if written and utc_epoch(written) >= run["start"] - 1:
+                source_nb = run
+        if source_nb is None and record["name"] in previous:
+            continue  # untouched by this run: keep the earlier entry
+        entry = dict(record)
+        if source_nb is not None:
+            entry.update(notebook=source_nb["notebook"], notebook_wall_s=source_nb["wall_s"])
+        entry.update(git_commit=commit, versions=versions, machine=machine)
+        previous[record["name"]] = entry
+    manifest = {"generated": utc_now(), "outputs": sorted(previous.values(), key=lambda e: e["name"])}
+    atomic_write_json(path, manifest)
+    return path
+
+
+def utc_epoch(stamp: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(stamp).timestamp()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m analog_tt reproduce")
+    parser.add_argument("--profile", default="quick", help=f"one of {', '.join(PROFILES)}")
+    parser.add_argument("--scheduler", default=None, help="dask scheduler address for the sweeps")
+    parser.add_argument("--only", nargs="*", default=None, help="notebook prefixes, e.g. 01 05")
+    parser.add_argument("--skip-sweeps", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        check_profile(args.profile)
+    except ValueError as exc:
+        parser.error(str(exc))
+    start = time.time()
+    if not args.skip_sweeps:
+        try:
+            from . import experiments
+        except ImportError:
+            experiments = None
+        if experiments is not None and hasattr(experiments, "sweep_main"):
+            sweep_args = [args.profile] + (["--scheduler", args.scheduler] if args.scheduler else [])
+            code = experiments.sweep_main(sweep_args)
+            if code:
+                return code
+    runs = run_notebooks(args.profile, only=args.only)
+    manifest = write_manifest(args.profile, runs)
+    print(f"[reproduce] manifest: {manifest.relative_to(REPO_ROOT)}")
+    from .summary import print_summary
+
+    print_summary()
+    print(f"[reproduce] profile {args.profile} finished in {(time.time() - start) / 60:.1f} min")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
