@@ -49,7 +49,7 @@ reproduce: env data
 	$(PY) -m analog_tt reproduce --profile $(PROFILE) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 lab: env data
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 lint:
 	$(VENV)/bin/ruff check analog_tt tests benchmarks

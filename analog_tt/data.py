@@ -61,7 +61,8 @@ def verify_mnist(root: str | Path = DEFAULT_ROOT) -> None:
         if actual != expected:
             raise DataError(
                 f"MNIST file corrupted: {path}\n  expected sha256 {expected}\n  found    sha256 {actual}\n"
-                f"  fix: delete it and run `{FIX_COMMAND}` (e.g. `rm {path} && {FIX_COMMAND}`)"
+                f"  fix: run `{FIX_COMMAND}` in the repository root (it re-fetches files whose "
+                "checksum is wrong)"
             )
 
 
@@ -132,7 +133,10 @@ def fetch_mnist(root: str | Path = DEFAULT_ROOT, *, verbose: bool = True) -> Pat
         return raw
     for name in missing:
         if (raw / name).exists():
-            log(f"MNIST: {name} is corrupted (sha256 mismatch); fetching it again")
+            log(
+                f"MNIST: {raw / name} is corrupted: sha256 {sha256_file(raw / name)}, expected "
+                f"{MNIST_SHA256[name]}; fetching it again"
+            )
     errors = []
     raw.mkdir(parents=True, exist_ok=True)
     for source in (_from_npm, _from_torchvision):

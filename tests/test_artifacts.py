@@ -1,0 +1,63 @@
+"""Output conventions: profiles, directories, provenance, manifest."""
+
+from __future__ import annotations
+
+import json
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from analog_tt import artifacts, pipeline  # noqa: E402
+
+
+def test_unknown_profile_names_allowed_values():
+    with pytest.raises(ValueError, match=r"unknown profile 'fast'; allowed: smoke, quick, paper"):
+        artifacts.check_profile("fast")
+
+
+def test_default_dirs_never_point_into_committed_figures(repo_root):
+    figures, results = artifacts.resolve_dirs("smoke")
+    assert figures == repo_root / "build" / "smoke" / "figures"
+    assert results == repo_root / "data" / "results" / "smoke"
+
+
+def test_figure_and_table_record_profile_and_sources(tmp_path):
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    source = tmp_path / "run.json"
+    source.write_text("{}")
+    paths = artifacts.save_figure(fig, tmp_path, "demo", profile="smoke", sources=[source])
+    plt.close(fig)
+    assert [p.suffix for p in paths] == [".png", ".pdf"] and all(p.stat().st_size > 0 for p in paths)
+    table = pd.DataFrame({"n_tiles": [1, 4], "mean": [0.97, 0.96]})
+    csv, md = artifacts.save_table(table, tmp_path, "demo_table", profile="smoke", sources=[source])
+    assert pd.read_csv(csv).equals(table)
+    assert "profile: smoke" in md.read_text() and "run.json" in md.read_text()
+    records = {r["name"]: r for r in artifacts.read_provenance(tmp_path)}
+    assert set(records) == {"demo", "demo_table"}
+    assert records["demo"]["profile"] == "smoke" and records["demo"]["sources"] == ["run.json"]
+
+
+def test_manifest_attributes_outputs_to_notebooks(tmp_path):
+    import time
+
+    start = time.time()
+    fig, _ = plt.subplots()
+    artifacts.save_figure(fig, tmp_path, "fig_a", profile="quick", sources=[])
+    plt.close(fig)
+    runs = [{"notebook": "notebooks/01_x.ipynb", "start": start, "wall_s": 1.0}]
+    path = pipeline.write_manifest("quick", runs, output_dir=tmp_path)
+    manifest = json.loads(path.read_text())
+    (entry,) = manifest["outputs"]
+    assert entry["notebook"] == "notebooks/01_x.ipynb" and entry["profile"] == "quick"
+    assert entry["versions"]["aihwkit"] == "1.1.0" and entry["git_commit"]
+
+
+def test_reproduce_rejects_unknown_profile(capsys):
+    with pytest.raises(SystemExit):
+        pipeline.main(["--profile", "nope"])
+    assert "allowed: smoke, quick, paper" in capsys.readouterr().err
