@@ -11,13 +11,17 @@ PY          := $(VENV)/bin/python
 PROFILE     ?= quick
 SCHEDULER   ?=
 PYTEST_ARGS ?=
-# The venv is rebuilt only when the pinned requirements change: the stamp is keyed on their hash.
-REQ_HASH    := $(shell cat requirements.txt requirements.lock pyproject.toml | sha256sum | cut -c1-16)
+# The venv is rebuilt only when the pinned requirements (or the package build) change: the stamp
+# is keyed on their hash.
+REQ_HASH    := $(shell cat requirements.txt requirements.lock pyproject.toml setup.py analog_tt/_clockshim.cpp | sha256sum | cut -c1-16)
 STAMP       := $(VENV)/.installed-$(REQ_HASH)
 export JUPYTER_PREFER_ENV_PATH := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
+# aihwkit seeds its C++ tiles from the wall clock; this helper (built by `pip install -e .`) makes
+# those seeds follow analog_tt's seed_everything in every process we start (kernels, workers).
+export LD_PRELOAD = $(firstword $(wildcard $(CURDIR)/analog_tt/_clockshim*.so))
 
-.PHONY: env data test test-all reproduce lab lint format clean help
+.PHONY: env data test test-all reproduce lab lint format clean distclean help
 
 help:
 	@echo "make env | data | test | test-all | reproduce [PROFILE=quick] | lab | lint | clean"
@@ -64,4 +68,5 @@ clean:
 	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV) data/MNIST
+	rm -rf $(VENV) data/MNIST analog_tt/_clockshim*.so
+

@@ -7,6 +7,9 @@ cheap and ``python -m analog_tt doctor`` can diagnose a broken torch/aihwkit ins
 
 from __future__ import annotations
 
+# First, before torch is loaded: the clock helper that makes aihwkit's C++ RNG seedable.
+from . import _determinism  # noqa: F401
+
 __version__ = "0.1.0"
 
 __all__ = ["__version__"]

@@ -19,19 +19,40 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def seed_everything(seed: int) -> np.random.Generator:
-    """Seed python, numpy and torch; return a fresh ``numpy.random.Generator``.
+def seed_everything(seed: int, *, strict: bool = False) -> np.random.Generator:
+    """Seed python, numpy, torch and aihwkit's C++ tiles; return a ``numpy.random.Generator``.
 
-    aihwkit's simulator draws its pulse/noise randomness from torch's generator on CPU,
-    so ``torch.manual_seed`` makes analog training bit-identical between runs.
+    aihwkit seeds each C++ simulator tile from the wall clock when the tile is built;
+    :mod:`analog_tt._determinism` fixes that clock so tiles built after this call get seeds set
+    by ``seed`` and their order of construction. Build models *after* seeding.
+
+    Parameters
+    ----------
+    seed : int
+        Non-negative seed.
+    strict : bool
+        Raise instead of warning when aihwkit's tiles cannot be seeded (see
+        :func:`analog_tt._determinism.why_inactive`).
     """
     import torch
 
-    if not isinstance(seed, int) or seed < 0:
+    from . import _determinism
+
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    seed = int(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+    if not _determinism.fix_clock(seed):
+        message = "aihwkit tiles cannot be seeded, analog results will not repeat: " + (
+            _determinism.why_inactive()
+        )
+        if strict:
+            raise RuntimeError(message)
+        import warnings
+
+        warnings.warn(message, RuntimeWarning, stacklevel=2)
     return np.random.default_rng(seed)
 
 

@@ -8,7 +8,7 @@ Conventions (the same in every notebook):
   ``results_dir=None`` means ``data/results``; results go to ``<results_dir>/<profile>/``.
 - every figure is saved as PNG and PDF by :func:`save_figure`, every table as CSV and Markdown by
   :func:`save_table`; both stamp the profile and the result files they were drawn from and write a
-  small provenance record next to them (``<output_dir>/.provenance/<name>.json``) that
+  small provenance record next to them (``<output_dir>/.provenance/<kind>-<name>.json``) that
   ``make reproduce`` gathers into ``figures/MANIFEST.json``.
 """
 
@@ -72,7 +72,7 @@ def _record(output_dir: Path, name: str, kind: str, files: list[Path], profile: 
         "sources": sorted({_relative(s) for s in sources}),
         "written": utc_now(),
     }
-    atomic_write_json(output_dir / ".provenance" / f"{name}.json", record)
+    atomic_write_json(output_dir / ".provenance" / f"{kind}-{name}.json", record)
 
 
 def stamp(fig, profile: str, sources: Iterable[str | Path]) -> None:

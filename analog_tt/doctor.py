@@ -95,6 +95,9 @@ def check_stack(steps: int = 5) -> dict[str, object]:
             ) from exc
         raise
     info["analog_losses"] = losses
+    from . import _determinism
+
+    info["aihwkit_seedable"] = _determinism.active() or _determinism.why_inactive()
     return info
 
 

@@ -80,7 +80,7 @@ def write_manifest(profile: str, runs: list[dict], output_dir: Path = FIGURES) -
     if path.is_file():
         import json
 
-        previous = {e["name"]: e for e in json.loads(path.read_text()).get("outputs", [])}
+        previous = {(e["kind"], e["name"]): e for e in json.loads(path.read_text()).get("outputs", [])}
     commit, versions, machine = git_commit(), package_versions(), machine_info()
     for record in read_provenance(output_dir):
         written = record.get("written", "")
@@ -88,14 +88,15 @@ def write_manifest(profile: str, runs: list[dict], output_dir: Path = FIGURES) -
         for run in runs:  # attribute each output to the notebook whose run wrote it
             if written and utc_epoch(written) >= run["start"] - 1:
                 source_nb = run
-        if source_nb is None and record["name"] in previous:
+        key = (record["kind"], record["name"])
+        if source_nb is None and key in previous:
             continue  # untouched by this run: keep the earlier entry
         entry = dict(record)
         if source_nb is not None:
             entry.update(notebook=source_nb["notebook"], notebook_wall_s=source_nb["wall_s"])
         entry.update(git_commit=commit, versions=versions, machine=machine)
-        previous[record["name"]] = entry
-    manifest = {"generated": utc_now(), "outputs": sorted(previous.values(), key=lambda e: e["name"])}
+        previous[key] = entry
+    manifest = {"generated": utc_now(), "outputs": sorted(previous.values(), key=lambda e: (e["kind"], e["name"]))}
     atomic_write_json(path, manifest)
     return path
 

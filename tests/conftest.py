@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+import analog_tt  # noqa: F401  (first: loads the clock helper before torch)
+
 REPO = Path(__file__).resolve().parent.parent
 
 
