@@ -153,3 +153,35 @@ def machine_info() -> dict[str, Any]:
 
 def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def reseed_analog_tiles(model, seed: int) -> int:
+    """Give every aihwkit C++ tile in ``model`` a fresh random generator seeded by ``seed``.
+
+    aihwkit keeps no random-generator state in its checkpoints, so a run resumed from a
+    checkpoint would draw different pulse noise than the uninterrupted run. Calling this at the
+    same points of both (e.g. the start of every epoch, with a seed derived from the run's seed
+    and the epoch) makes them bit-identical: each tile is rebuilt through aihwkit's own
+    ``__getstate__``/``__setstate__`` (weights, hidden parameters, learning rate and extra state
+    carried over) while the clock its generator is seeded from is fixed.
+
+    Returns
+    -------
+    int
+        How many C++ tiles were rebuilt.
+    """
+    import torch
+    from aihwkit.simulator.tiles.base import SimulatorTileWrapper
+
+    from . import _determinism
+
+    if not _determinism.fix_clock(seed):
+        return 0
+    rebuilt = 0
+    for module in model.modules():
+        if isinstance(module, SimulatorTileWrapper) and not isinstance(
+            getattr(module, "tile", None), torch.nn.Module
+        ):
+            module.__setstate__(module.__getstate__())
+            rebuilt += 1
+    return rebuilt

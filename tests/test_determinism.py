@@ -54,3 +54,42 @@ def test_bad_seed_is_rejected():
     for bad in (-1, 1.5, "3", True):
         with pytest.raises(ValueError, match="seed must be a non-negative int"):
             seed_everything(bad)
+
+
+def test_reseeding_makes_a_resumed_run_bit_identical():
+    import torch
+    from aihwkit.nn import AnalogLinear
+    from aihwkit.optim import AnalogSGD
+    from aihwkit.simulator.presets import EcRamPreset
+
+    from analog_tt._utils import reseed_analog_tiles, seed_everything
+
+    def steps(layer, n, x, target):
+        opt = AnalogSGD(layer.parameters(), lr=0.1)
+        opt.regroup_param_groups(layer)
+        for _ in range(n):
+            opt.zero_grad()
+            ((layer(x) - target) ** 2).sum().backward()
+            opt.step()
+
+    seed_everything(11)
+    x, target = torch.rand(16, 6), torch.rand(16, 4)
+    layer = AnalogLinear(6, 4, rpu_config=EcRamPreset())
+    steps(layer, 5, x, target)
+    checkpoint = {k: v.clone() if torch.is_tensor(v) else v for k, v in layer.state_dict().items()}
+    assert reseed_analog_tiles(layer, 99) == 1
+    steps(layer, 5, x, target)
+    uninterrupted = layer.get_weights()[0]
+
+    seed_everything(12)  # a different process history before the resume
+    resumed = AnalogLinear(6, 4, rpu_config=EcRamPreset())
+    resumed.load_state_dict(checkpoint)
+    reseed_analog_tiles(resumed, 99)
+    steps(resumed, 5, x, target)
+    assert torch.equal(resumed.get_weights()[0], uninterrupted)
+
+    other = AnalogLinear(6, 4, rpu_config=EcRamPreset())
+    other.load_state_dict(checkpoint)
+    reseed_analog_tiles(other, 100)  # another seed: another pulse-noise draw
+    steps(other, 5, x, target)
+    assert not torch.equal(other.get_weights()[0], uninterrupted)
