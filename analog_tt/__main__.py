@@ -15,8 +15,12 @@ def main(argv: list[str] | None = None) -> int:
     data.add_argument("--root", default=None, help="data folder (default: the repository's data/)")
     data.add_argument("--verify-only", action="store_true", help="only check the sha256s")
     sub.add_parser("sweep", help="run a profile's experiments (see `sweep --help`)", add_help=False)
-    sub.add_parser("reproduce", help="sweeps + all notebooks + manifest (see `reproduce --help`)",
-                   add_help=False)
+    sub.add_parser(
+        "reproduce",
+        help="sweeps + all notebooks + manifest (see `reproduce --help`)",
+        add_help=False,
+    )
+    sub.add_parser("readme", help="rewrite README.md's result tables from the files they cite")
     args, rest = parser.parse_known_args(argv)
 
     if args.command == "doctor":
@@ -37,6 +41,11 @@ def main(argv: list[str] | None = None) -> int:
         from .experiments import sweep_main
 
         return sweep_main(rest)
+    if args.command == "readme":
+        from .readme import update
+
+        print(f"README: {update()} result table(s) regenerated")
+        return 0
     if args.command == "reproduce":
         from .pipeline import main as reproduce_main
 

@@ -78,9 +78,13 @@ def is_fixed() -> bool:
 def why_inactive() -> str:
     """A message that says why analog results will not repeat bit for bit, and the fix."""
     if LIBRARY_PATH is None:
-        return ("analog_tt's clock helper is not built (no C++ compiler when the package was "
-                "installed): run `make env` or `pip install -e .` with g++ available")
+        return (
+            "analog_tt's clock helper is not built (no C++ compiler when the package was "
+            "installed): run `make env` or `pip install -e .` with g++ available"
+        )
     if "LD_PRELOAD" not in os.environ:
-        return (f"analog_tt was imported after torch/aihwkit, so its clock helper could not take "
-                f"effect: import analog_tt first, or set LD_PRELOAD={LIBRARY_PATH}")
+        return (
+            f"analog_tt was imported after torch/aihwkit, so its clock helper could not take "
+            f"effect: import analog_tt first, or set LD_PRELOAD={LIBRARY_PATH}"
+        )
     return f"the clock helper {LIBRARY_PATH} is loaded but not in effect"

@@ -78,7 +78,9 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
-    return atomic_write_text(path, json.dumps(obj, indent=1, sort_keys=True, default=_json_default) + "\n")
+    return atomic_write_text(
+        path, json.dumps(obj, indent=1, sort_keys=True, default=_json_default) + "\n"
+    )
 
 
 def _json_default(obj: Any) -> Any:
@@ -108,11 +110,15 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 def git_commit(short: bool = False) -> str:
     """The repository's HEAD commit (with ``-dirty`` when the tree has changes), or ``"unknown"``."""
     try:
-        args = ["git", "-C", str(REPO_ROOT), "rev-parse"] + (["--short"] if short else []) + ["HEAD"]
+        args = (
+            ["git", "-C", str(REPO_ROOT), "rev-parse"] + (["--short"] if short else []) + ["HEAD"]
+        )
         commit = subprocess.run(args, capture_output=True, text=True, check=True).stdout.strip()
         dirty = subprocess.run(
             ["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
         return commit + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):

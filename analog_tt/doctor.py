@@ -74,7 +74,9 @@ def check_stack(steps: int = 5) -> dict[str, object]:
 
     try:
         torch.manual_seed(0)
-        layer = AnalogLinear(2, 2, bias=False, rpu_config=SingleRPUConfig(device=ConstantStepDevice()))
+        layer = AnalogLinear(
+            2, 2, bias=False, rpu_config=SingleRPUConfig(device=ConstantStepDevice())
+        )
         opt = AnalogSGD(layer.parameters(), lr=0.1)
         opt.regroup_param_groups(layer)
         x = torch.tensor([[0.1, 0.2], [0.2, 0.4]])

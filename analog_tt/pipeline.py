@@ -20,7 +20,14 @@ from typing import Any
 
 import yaml
 
-from ._utils import REPO_ROOT, atomic_write_json, git_commit, machine_info, package_versions, utc_now
+from ._utils import (
+    REPO_ROOT,
+    atomic_write_json,
+    git_commit,
+    machine_info,
+    package_versions,
+    utc_now,
+)
 from .artifacts import PROFILES, check_profile, read_provenance
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
@@ -48,7 +55,9 @@ def list_notebooks() -> list[Path]:
     return sorted(p for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 
 
-def run_notebooks(profile: str, output_dir: Path = FIGURES, only: list[str] | None = None) -> list[dict]:
+def run_notebooks(
+    profile: str, output_dir: Path = FIGURES, only: list[str] | None = None
+) -> list[dict]:
     """Execute the notebooks with papermill; return one timing record per notebook."""
     import papermill
 
@@ -63,13 +72,24 @@ def run_notebooks(profile: str, output_dir: Path = FIGURES, only: list[str] | No
         print(f"[reproduce] {path.name} with {params}", flush=True)
         start = time.time()
         papermill.execute_notebook(
-            str(path), str(build / path.name), parameters=params, cwd=str(NOTEBOOKS),
-            kernel_name="python3", progress_bar=False, log_output=False,
+            str(path),
+            str(build / path.name),
+            parameters=params,
+            cwd=str(NOTEBOOKS),
+            kernel_name="python3",
+            progress_bar=False,
+            log_output=False,
         )
         wall = time.time() - start
         print(f"[reproduce] {path.name} done in {wall:.0f} s", flush=True)
-        records.append({"notebook": f"notebooks/{path.name}", "executed": f"build/{profile}/{path.name}",
-                        "start": start, "wall_s": round(wall, 1)})
+        records.append(
+            {
+                "notebook": f"notebooks/{path.name}",
+                "executed": f"build/{profile}/{path.name}",
+                "start": start,
+                "wall_s": round(wall, 1),
+            }
+        )
     return records
 
 
@@ -80,7 +100,9 @@ def write_manifest(profile: str, runs: list[dict], output_dir: Path = FIGURES) -
     if path.is_file():
         import json
 
-        previous = {(e["kind"], e["name"]): e for e in json.loads(path.read_text()).get("outputs", [])}
+        previous = {
+            (e["kind"], e["name"]): e for e in json.loads(path.read_text()).get("outputs", [])
+        }
     commit, versions, machine = git_commit(), package_versions(), machine_info()
     for record in read_provenance(output_dir):
         written = record.get("written", "")
@@ -96,7 +118,10 @@ def write_manifest(profile: str, runs: list[dict], output_dir: Path = FIGURES) -
             entry.update(notebook=source_nb["notebook"], notebook_wall_s=source_nb["wall_s"])
         entry.update(git_commit=commit, versions=versions, machine=machine)
         previous[key] = entry
-    manifest = {"generated": utc_now(), "outputs": sorted(previous.values(), key=lambda e: (e["kind"], e["name"]))}
+    manifest = {
+        "generated": utc_now(),
+        "outputs": sorted(previous.values(), key=lambda e: (e["kind"], e["name"])),
+    }
     atomic_write_json(path, manifest)
     return path
 
@@ -125,7 +150,9 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             experiments = None
         if experiments is not None and hasattr(experiments, "sweep_main"):
-            sweep_args = [args.profile] + (["--scheduler", args.scheduler] if args.scheduler else [])
+            sweep_args = [args.profile] + (
+                ["--scheduler", args.scheduler] if args.scheduler else []
+            )
             code = experiments.sweep_main(sweep_args)
             if code:
                 return code

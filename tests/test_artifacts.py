@@ -32,7 +32,9 @@ def test_figure_and_table_record_profile_and_sources(tmp_path):
     source.write_text("{}")
     paths = artifacts.save_figure(fig, tmp_path, "demo", profile="smoke", sources=[source])
     plt.close(fig)
-    assert [p.suffix for p in paths] == [".png", ".pdf"] and all(p.stat().st_size > 0 for p in paths)
+    assert [p.suffix for p in paths] == [".png", ".pdf"] and all(
+        p.stat().st_size > 0 for p in paths
+    )
     table = pd.DataFrame({"n_tiles": [1, 4], "mean": [0.97, 0.96]})
     csv, md = artifacts.save_table(table, tmp_path, "demo_table", profile="smoke", sources=[source])
     assert pd.read_csv(csv).equals(table)

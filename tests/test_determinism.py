@@ -29,8 +29,9 @@ print(repr(w.flatten().tolist()))
 
 
 def _train(seed: int) -> str:
-    out = subprocess.run([sys.executable, "-c", SCRIPT, str(seed)], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(seed)], capture_output=True, text=True, check=True
+    )
     return out.stdout.strip()
 
 

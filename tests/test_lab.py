@@ -28,10 +28,21 @@ def lab_server(tmp_path, repo_root):
     port, token = _free_port(), uuid.uuid4().hex
     env = dict(os.environ, JUPYTER_PREFER_ENV_PATH="1", JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-         f"--IdentityProvider.token={token}", f"--notebook-dir={repo_root / 'notebooks'}",
-         "--ServerApp.open_browser=False", "--allow-root"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            f"--IdentityProvider.token={token}",
+            f"--notebook-dir={repo_root / 'notebooks'}",
+            "--ServerApp.open_browser=False",
+            "--allow-root",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -51,21 +62,41 @@ def lab_server(tmp_path, repo_root):
 
 
 def _api(base, token, path, method="GET", body=None):
-    req = urllib.request.Request(f"{base}{path}?token={token}", method=method,
-                                 data=None if body is None else json.dumps(body).encode())
+    req = urllib.request.Request(
+        f"{base}{path}?token={token}",
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+    )
     with urllib.request.urlopen(req, timeout=30) as r:
         return json.loads(r.read() or b"null")
 
 
 def _execute(ws, code: str) -> list[str]:
     msg_id = uuid.uuid4().hex
-    ws.send(json.dumps({
-        "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "test",
-                   "session": uuid.uuid4().hex, "version": "5.3"},
-        "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
-        "content": {"code": code, "silent": False, "store_history": False,
-                    "user_expressions": {}, "allow_stdin": False},
-    }))
+    ws.send(
+        json.dumps(
+            {
+                "header": {
+                    "msg_id": msg_id,
+                    "msg_type": "execute_request",
+                    "username": "test",
+                    "session": uuid.uuid4().hex,
+                    "version": "5.3",
+                },
+                "parent_header": {},
+                "metadata": {},
+                "channel": "shell",
+                "buffers": [],
+                "content": {
+                    "code": code,
+                    "silent": False,
+                    "store_history": False,
+                    "user_expressions": {},
+                    "allow_stdin": False,
+                },
+            }
+        )
+    )
     outputs = []
     while True:
         msg = json.loads(ws.recv())
@@ -75,7 +106,9 @@ def _execute(ws, code: str) -> list[str]:
         if kind == "stream":
             outputs.append(msg["content"]["text"])
         elif kind == "error":
-            raise AssertionError(f"cell failed: {msg['content']['ename']}: {msg['content']['evalue']}")
+            raise AssertionError(
+                f"cell failed: {msg['content']['ename']}: {msg['content']['evalue']}"
+            )
         elif kind == "status" and msg["content"]["execution_state"] == "idle":
             return outputs
 
@@ -87,12 +120,17 @@ def test_lab_answers_and_runs_a_notebook_in_the_project_kernel(lab_server):
     assert "analog-tt" in specs or "python3" in specs
     kernel_name = "analog-tt" if "analog-tt" in specs else "python3"
     kernel = _api(base, token, "/api/kernels", "POST", {"name": kernel_name})
-    nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell("import numpy as np\nfrom analog_tt.data import make_spiral"),
-        nbformat.v4.new_code_cell("X, y = make_spiral(50, rng=np.random.default_rng(0))\nprint(X.shape, y.max())"),
-    ])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell("import numpy as np\nfrom analog_tt.data import make_spiral"),
+            nbformat.v4.new_code_cell(
+                "X, y = make_spiral(50, rng=np.random.default_rng(0))\nprint(X.shape, y.max())"
+            ),
+        ]
+    )
     ws = websocket.create_connection(
-        f"ws://127.0.0.1:{port}/api/kernels/{kernel['id']}/channels?token={token}", timeout=60)
+        f"ws://127.0.0.1:{port}/api/kernels/{kernel['id']}/channels?token={token}", timeout=60
+    )
     try:
         printed = []
         for cell in nb.cells:

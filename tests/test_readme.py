@@ -1,0 +1,35 @@
+"""Every results table in the README equals the table file it cites."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from analog_tt import readme
+
+
+def test_readme_blocks_match_their_tables(repo_root):
+    problems = readme.check(repo_root / "README.md")
+    assert not problems, "\n".join(problems)
+
+
+def test_a_drifted_number_is_caught(tmp_path):
+    (tmp_path / "t.csv").write_text(
+        pd.DataFrame({"n_tiles": [1, 8], "mean": [0.9712, 0.9701]}).to_csv(index=False)
+    )
+    spec = "<!-- results: t.csv | columns: n_tiles, mean | digits: 4 -->"
+    good = f"# R\n\n{spec}\nplaceholder\n<!-- /results -->\n"
+    path = tmp_path / "README.md"
+    path.write_text(good)
+    assert readme.check(path)  # placeholder differs
+    assert readme.update(path) == 1
+    assert readme.check(path) == []
+    assert "| 8 | 0.9701 |" in path.read_text()
+    path.write_text(path.read_text().replace("0.9701", "0.9710"))
+    assert readme.check(path)
+
+
+def test_filters_select_rows(tmp_path):
+    df = pd.DataFrame({"profile": ["quick", "paper"], "mean": [0.5, 0.9]})
+    (tmp_path / "t.csv").write_text(df.to_csv(index=False))
+    spec = readme.BlockSpec.parse(" t.csv | where: profile=paper | columns: mean ")
+    assert readme.render(spec, tmp_path).splitlines()[-1] == "| 0.9 |"
