@@ -21,7 +21,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 # those seeds follow analog_tt's seed_everything in every process we start (kernels, workers).
 export LD_PRELOAD = $(firstword $(wildcard $(CURDIR)/analog_tt/_clockshim*.so))
 
-.PHONY: env data test test-all reproduce lab lint format clean distclean help
+.PHONY: notebooks env data test test-all reproduce lab lint format clean distclean help
 
 help:
 	@echo "make env | data | test | test-all | reproduce [PROFILE=quick] | lab | lint | clean"
@@ -51,6 +51,12 @@ test-all: env data
 
 reproduce: env data
 	$(PY) -m analog_tt reproduce --profile $(PROFILE) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+
+# Re-execute the notebooks in place with their defaults (the smoke profile): their outputs are the
+# nbval reference that `make test` compares against. Run after changing a notebook or an algorithm.
+notebooks: env data
+	cd notebooks && for nb in [0-9][0-9]_*.ipynb; do \
+	  echo "executing $$nb"; ../$(PY) -m papermill "$$nb" "$$nb" -k python3 --cwd . || exit 1; done
 
 lab: env data
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)

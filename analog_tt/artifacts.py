@@ -59,6 +59,15 @@ def resolve_dirs(
     return figures, results
 
 
+def _as_list(sources) -> list:
+    """``sources`` as a list: one path or string, or an iterable of them."""
+    if sources is None:
+        return []
+    if isinstance(sources, (str, Path)):
+        return [sources]
+    return list(sources)
+
+
 def _relative(path: str | Path) -> str:
     path = Path(path).resolve()
     try:
@@ -83,7 +92,7 @@ def _record(
 
 def stamp(fig, profile: str, sources: Iterable[str | Path]) -> None:
     """Write "profile: X · data: files" in small print at the bottom of ``fig``."""
-    names = ", ".join(sorted({_relative(s) for s in sources})) or "computed in the notebook"
+    names = ", ".join(sorted({_relative(s) for s in _as_list(sources)})) or "computed in the notebook"
     fig.text(
         0.005,
         0.003,
@@ -101,7 +110,7 @@ def save_figure(
 ) -> list[Path]:
     """Stamp ``fig`` with its profile and data sources and save it as PNG (150 dpi) and PDF."""
     check_profile(profile)
-    sources = list(sources)
+    sources = _as_list(sources)
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     stamp(fig, profile, sources)
@@ -131,7 +140,7 @@ def save_table(
 ) -> list[Path]:
     """Save a pandas DataFrame as ``tables/<name>.csv`` and ``tables/<name>.md``."""
     check_profile(profile)
-    sources = list(sources)
+    sources = _as_list(sources)
     tables = Path(output_dir) / "tables"
     tables.mkdir(parents=True, exist_ok=True)
     csv_path, md_path = tables / f"{name}.csv", tables / f"{name}.md"
