@@ -1,0 +1,241 @@
+"""Operation counting for the hardware (time / energy) model, without modifying aihwkit.
+
+Counting is switched on per layer by the rpu-config field ``count_ops=True`` and costs a few
+integer additions per call (plus, for forward passes with iterative bound management, one
+noise-free digital mat-mul per replica slice to count the bound-management rounds).
+
+Record schema (plain JSON, ints only), as returned by :func:`collect_op_counts`::
+
+    {
+      "<layer name>": {                  # name of the module holding the tile, e.g. "0" or "fc1"
+        "batches": int,                  # training mini-batches (calls of the tile update)
+        "samples": int,                  # training samples (sum of the batch sizes)
+        "forward":        {"vectors", "sequential", "pulses", "bm_rounds", "bm_vectors"},
+        "backward":       {...},         # same five keys in every phase
+        "update_A":       {...},
+        "transfer_read":  {...},
+        "transfer_write": {...},
+        "program":        {...},
+        "read":           {...},
+      },
+      ...
+    }
+
+Per phase:
+
+``vectors``
+    Analog vector operations in total (one MVM of one input vector on one tile, or one rank-1
+    pulsed update of one vector pair), summed over replicas.
+``sequential``
+    Time steps when the replicas (and replicated gradient tiles) run in parallel: forward and
+    backward of ``B`` samples on ``N`` replicas take ``max slice length = ceil(B / N)`` steps;
+    the ``shared_A`` gradient update takes ``B`` steps, the ``replicated_A`` one ``ceil(B / N)``;
+    a transfer read takes 1 step (``shared_A``: 1 vector; ``replicated_A``: ``N`` vectors in
+    parallel); a transfer write takes 1 step (``N`` vectors, one per replica). A transfer write
+    is counted only when the write vector is non-zero (as in the paper's logs).
+``pulses``
+    Sum over the update vectors of the pulse-train length used: ``update.desired_bl`` for the
+    gradient-tile updates, ``device.transfer_update.desired_bl`` for transfer writes (upper
+    bounds: update-BL management may shorten trains).
+``bm_rounds``
+    Extra (beyond the first) iterative bound-management rounds, summed over forward calls and
+    replicas. Computed by :func:`bound_management_rounds`, a side re-implementation of aihwkit's
+    iterative bound-management criterion on the same inputs and exact replica weights (noise-free,
+    whole-slice criterion as in aihwkit's ``AnalogMVM``). Non-zero only for ``forward``.
+``bm_vectors``
+    Extra analog vector operations caused by those rounds: ``sum (rounds_i - 1) * len_i``.
+
+Forward passes in evaluation mode (``model.eval()``) are not counted. ``program`` and ``read``
+are filled by the programming / read-out code through :func:`record_ops`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from aihwkit.simulator.parameters.enums import BoundManagementType, NoiseManagementType
+from torch import Tensor, nn
+
+__all__ = [
+    "COUNT_KEYS",
+    "PHASES",
+    "bound_management_rounds",
+    "collect_op_counts",
+    "empty_record",
+    "record_ops",
+    "reset_op_counts",
+]
+
+PHASES = (
+    "forward",
+    "backward",
+    "update_A",
+    "transfer_read",
+    "transfer_write",
+    "program",
+    "read",
+)
+COUNT_KEYS = ("vectors", "sequential", "pulses", "bm_rounds", "bm_vectors")
+
+
+def empty_record() -> dict[str, Any]:
+    """A zeroed per-layer record (see the module docstring for the schema)."""
+    record: dict[str, Any] = {phase: dict.fromkeys(COUNT_KEYS, 0) for phase in PHASES}
+    record["batches"] = 0
+    record["samples"] = 0
+    return record
+
+
+def _quantize(values: Tensor, res: float, bound: float) -> Tensor:
+    """Deterministic uniform quantisation as aihwkit's ``UniformQuantize`` (no stochastic round)."""
+    if res <= 0:
+        return values
+    res = 1.0 / res if res > 1.0 else res
+    step = res * 2.0 * bound if bound > 0 else res
+    return torch.round(values / step) * step
+
+
+@torch.no_grad()
+def bound_management_rounds(weight: Tensor, inputs: Tensor, io_pars: Any) -> int:
+    """Number of iterative bound-management rounds for one forward MVM of a batch slice.
+
+    Re-implements the criterion of aihwkit's ``AnalogMVM.matmul`` (bound management ``ITERATIVE``)
+    without noise: the input is scaled by the noise-management scale (``ABS_MAX`` per row, or
+    1 for ``NONE``) and by a reduction ``r = 1, 2, 4, ...``, quantised by the DAC and clipped to
+    ``inp_bound``; the round passes when every output of the slice, after ADC quantisation, lies in
+    ``[-out_bound, out_bound]``; the loop also stops once ``r > max_bm_factor`` or
+    ``r > max_bm_res / (inp_res * 2 * inp_bound)``.
+
+    Parameters
+    ----------
+    weight : Tensor
+        ``[out, in]`` exact weights of the tile.
+    inputs : Tensor
+        ``[m, in]`` input rows of the slice.
+    io_pars : IOParameters
+        Forward IO parameters of the tile.
+
+    Returns
+    -------
+    int
+        Rounds used (``>= 1``); 1 when bound management is off or the output never clips.
+    """
+    if io_pars.bound_management == BoundManagementType.NONE or inputs.numel() == 0:
+        return 1
+    x = inputs.to(weight.dtype)
+    if io_pars.noise_management == NoiseManagementType.ABS_MAX:
+        nm = x.abs().max(dim=-1, keepdim=True)[0]
+        if io_pars.nm_thres > 0.0:
+            nm = nm.clamp(max=io_pars.nm_thres)
+        nm[nm <= 0.0] = 1.0
+    elif io_pars.noise_management == NoiseManagementType.NONE:
+        nm = torch.ones(1, dtype=x.dtype)
+    elif io_pars.noise_management == NoiseManagementType.MAX:
+        nm = x.max(dim=-1, keepdim=True)[0]
+        nm[nm <= 0.0] = 1.0
+    else:  # CONSTANT
+        nm = torch.full((1,), io_pars.nm_thres if io_pars.nm_thres > 0 else 1.0, dtype=x.dtype)
+    out_bound = io_pars.out_bound if io_pars.out_bound > 0 else float("inf")
+    inp_bound = io_pars.inp_bound if io_pars.inp_bound > 0 else float("inf")
+    inp_res = io_pars.inp_res
+    if inp_res > 0:
+        inp_res = 1 / inp_res if inp_res > 1.0 else inp_res
+        inp_res *= 2.0 * io_pars.inp_bound
+    reduction = 0.5
+    rounds = 0
+    while True:
+        reduction *= 2.0
+        rounds += 1
+        scaled = _quantize(x / nm / reduction, io_pars.inp_res, io_pars.inp_bound)
+        scaled = scaled.clamp(-inp_bound, inp_bound)
+        out = _quantize(scaled @ weight.T, io_pars.out_res, io_pars.out_bound)
+        passed = bool(((out <= out_bound) & (out >= -out_bound)).all())
+        passed = (
+            passed
+            or reduction > io_pars.max_bm_factor
+            or (inp_res > 0.0 and reduction > io_pars.max_bm_res / inp_res)
+        )
+        if passed:
+            return rounds
+
+
+def _counting_tiles(model: nn.Module):
+    from analog_tt.tiles import MultiTileTransferTile
+
+    for name, module in model.named_modules():
+        if isinstance(module, MultiTileTransferTile):
+            yield name, module
+
+
+def _layer_name(tile_name: str) -> str:
+    # AnalogLinear keeps its tile in ``analog_module``; report the layer's own name
+    for suffix in (".analog_module", "analog_module"):
+        if tile_name.endswith(suffix):
+            return tile_name[: -len(suffix)] or "layer"
+    return tile_name or "layer"
+
+
+def collect_op_counts(model: nn.Module) -> dict[str, dict[str, Any]]:
+    """Copy of the operation counts of every multi-tile layer of ``model``.
+
+    Returns
+    -------
+    dict
+        ``{layer_name: record}`` with the schema of the module docstring (plain ints).
+    """
+    out = {}
+    for name, tile_module in _counting_tiles(model):
+        record = tile_module.tile.op_counts
+        out[_layer_name(name)] = {
+            key: (dict(value) if isinstance(value, dict) else int(value))
+            for key, value in record.items()
+        }
+    return out
+
+
+def reset_op_counts(model: nn.Module) -> None:
+    """Zero the operation counts of every multi-tile layer of ``model``."""
+    for _, tile_module in _counting_tiles(model):
+        tile_module.tile.reset_op_counts()
+
+
+def record_ops(
+    layer: nn.Module,
+    phase: str,
+    vectors: int,
+    sequential: int,
+    pulses: int = 0,
+    bm_rounds: int = 0,
+    bm_vectors: int = 0,
+) -> None:
+    """Add counts to ``phase`` of a layer (for programming and read-out code).
+
+    Parameters
+    ----------
+    layer : nn.Module
+        An ``AnalogLinear`` with a multi-tile tile, the tile module itself, or its simulator
+        tile. Nothing is recorded when the layer's ``count_ops`` is off.
+    phase : str
+        One of :data:`PHASES`.
+    """
+    from analog_tt.tiles import MultiTileTransferSimulatorTile, MultiTileTransferTile
+
+    if phase not in PHASES:
+        raise ValueError(f"phase must be one of {PHASES}, got {phase!r}")
+    if isinstance(layer, MultiTileTransferSimulatorTile):
+        sim = layer
+    elif isinstance(layer, MultiTileTransferTile):
+        sim = layer.tile
+    else:
+        tiles = [m for m in layer.modules() if isinstance(m, MultiTileTransferTile)]
+        if len(tiles) != 1:
+            raise ValueError(f"expected one multi-tile tile in {type(layer).__name__}")
+        sim = tiles[0].tile
+    if not sim.count_ops:
+        return
+    entry = sim.op_counts[phase]
+    for key, value in zip(
+        COUNT_KEYS, (vectors, sequential, pulses, bm_rounds, bm_vectors), strict=True
+    ):
+        entry[key] += int(value)
