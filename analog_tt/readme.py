@@ -53,14 +53,12 @@ class BlockSpec:
 
 
 def _format(value, digits: int) -> str:
+    """Numbers rounded to ``digits`` decimals, trailing zeros dropped; NaN as an en dash."""
     if isinstance(value, float):
         if value != value:
             return "–"
-        if value == int(value) and abs(value) < 1e6:
-            return str(int(value))
-        return (
-            f"{value:.{digits}g}" if abs(value) >= 10 ** (digits - 1) else f"{round(value, digits)}"
-        )
+        text = f"{value:.{digits}f}".rstrip("0").rstrip(".")
+        return "0" if text in ("-0", "") else text
     return str(value)
 
 
