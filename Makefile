@@ -43,10 +43,14 @@ $(STAMP):
 data: env
 	$(PY) -m analog_tt data
 
+# Smoke results and figures are not kept between test runs: nbval must recompute them, so that a
+# changed algorithm shows up as a changed notebook output.
 test: env data
+	rm -rf data/results/smoke build/smoke
 	$(PY) -m pytest -m "not slow" tests --nbval-lax --nbval-current-env notebooks $(PYTEST_ARGS)
 
 test-all: env data
+	rm -rf data/results/smoke build/smoke
 	$(PY) -m pytest tests --nbval-lax --nbval-current-env notebooks $(PYTEST_ARGS)
 
 reproduce: env data
@@ -55,6 +59,7 @@ reproduce: env data
 # Re-execute the notebooks in place with their defaults (the smoke profile): their outputs are the
 # nbval reference that `make test` compares against. Run after changing a notebook or an algorithm.
 notebooks: env data
+	rm -rf data/results/smoke build/smoke
 	cd notebooks && for nb in [0-9][0-9]_*.ipynb; do \
 	  echo "executing $$nb"; ../$(PY) -m papermill "$$nb" "$$nb" -k python3 --cwd . || exit 1; done
 
