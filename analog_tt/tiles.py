@@ -76,7 +76,7 @@ from aihwkit.simulator.configs.compounds import (
 from aihwkit.simulator.configs.configs import SingleRPUConfig, UnitCellRPUConfig
 from aihwkit.simulator.parameters.enums import BoundManagementType, RPUDataType
 from aihwkit.simulator.tiles.analog import AnalogTileWithoutPeriphery
-from aihwkit.simulator.tiles.base import SimulatorTile
+from aihwkit.simulator.tiles.base import AnalogTileStateNames, SimulatorTile
 from aihwkit.simulator.tiles.transfer import TorchTransferTile
 from torch import Tensor, nn
 
@@ -211,6 +211,34 @@ def check_tile_config(rpu_config: Any) -> None:
         )
 
 
+class _InnerTile(AnalogTileWithoutPeriphery):
+    """``AnalogTileWithoutPeriphery`` whose analog context is a buffer, not a parameter.
+
+    The replicas ``C_i`` and gradient tiles ``A`` are driven by the multi-tile tile through their
+    C++ tiles; their own analog contexts are never used. As parameters they would make
+    ``AnalogSGD.regroup_param_groups`` create one optimiser group per inner tile (``N`` + 1 or
+    ``2 N`` per layer) that every ``AnalogSGD.step`` walks through, and ``step`` would call every
+    inner tile's ``post_update_step`` a second time (after the multi-tile tile's own call). Held
+    as a buffer, the context keeps its ``state_dict`` key (``...replicas.<i>.analog_ctx``), so
+    checkpoints are unchanged, and the saved tile class name stays
+    ``AnalogTileWithoutPeriphery`` (the class the inner rpu configs name).
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        buffers = self.__dict__.get("_buffers")
+        if name == "analog_ctx" and buffers is not None and isinstance(value, Tensor):
+            self.__dict__.get("_parameters", {}).pop(name, None)
+            self.__dict__.pop(name, None)
+            buffers[name] = value
+            return
+        super().__setattr__(name, value)
+
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        state[AnalogTileStateNames.CLASS] = AnalogTileWithoutPeriphery.__name__
+        return state
+
+
 class MultiTileTransferSimulatorTile(SimulatorTile, nn.Module):
     """Simulator tile with ``N`` replicas ``C_i`` and shared digital transfer state.
 
@@ -285,10 +313,10 @@ class MultiTileTransferSimulatorTile(SimulatorTile, nn.Module):
         n_grad = self.n_tiles if self.variant == "replicated_A" else 1
         # same construction order as aihwkit's TransferSimulatorTile: gradient tile(s) first
         self.grad_tiles = nn.ModuleList(
-            [AnalogTileWithoutPeriphery(d_size, x_size, grad_config) for _ in range(n_grad)]
+            [_InnerTile(d_size, x_size, grad_config) for _ in range(n_grad)]
         )
         self.replicas = nn.ModuleList(
-            [AnalogTileWithoutPeriphery(d_size, x_size, weight_config) for _ in range(self.n_tiles)]
+            [_InnerTile(d_size, x_size, weight_config) for _ in range(self.n_tiles)]
         )
         if getattr(rpu_config, "zero_grad_tiles", True):
             # aihwkit's C++ transfer compounds start the fast (gradient) weights at 0; a bare
@@ -328,6 +356,12 @@ class MultiTileTransferSimulatorTile(SimulatorTile, nn.Module):
         for name in ("update_counter", "chop_counter", "transfer_idx", "auto_scale_steps"):
             self.register_buffer(name, torch.tensor(0, dtype=torch.int64))
         self._transfer_vecs: dict[tuple, Tensor] = {}
+        self._slices_cache: dict[int, tuple[tuple[tuple[int, int], ...], int]] = {}
+        # diffusion / decay of the inner tiles (the only work of their post_update_step)
+        self._needs_post_update = any(
+            c.device.requires_diffusion() or c.device.requires_decay()
+            for c in (grad_config, weight_config)
+        )
         self.op_counts: dict[str, Any] = {}
         self.reset_op_counts()
 
@@ -335,6 +369,20 @@ class MultiTileTransferSimulatorTile(SimulatorTile, nn.Module):
     def n_grad_tiles(self) -> int:
         """Number of gradient tiles ``A`` (1 or ``N``)."""
         return len(self.grad_tiles)
+
+    def _slices(self, batch_size: int) -> tuple[tuple[tuple[int, int], ...], int]:
+        """Cached busy slices of a batch size and the longest slice length.
+
+        The busy slices are the non-empty ones of :func:`slice_bounds`: those of replicas
+        ``0 .. min(B, N) - 1``.
+        """
+        cached = self._slices_cache.get(batch_size)
+        if cached is None:
+            bounds = slice_bounds(batch_size, self.n_tiles)
+            busy = tuple(b for b in bounds if b[1] > b[0])
+            cached = (busy, max(stop - start for start, stop in bounds))
+            self._slices_cache[batch_size] = cached
+        return cached
 
     def _eye_row(self, k: int, like: Tensor) -> Tensor:
         key = (like.device, like.dtype)
@@ -355,6 +403,36 @@ class MultiTileTransferSimulatorTile(SimulatorTile, nn.Module):
         entry["vectors"] += int(vectors)
         entry["sequential"] += int(sequential)
         entry["pulses"] += int(pulses)
+
+    def _count_bound_management(
+        self, rows: Tensor, busy: tuple[tuple[int, int], ...], longest: int
+    ) -> None:
+        """Add the extra bound-management rounds of one forward pass to the counts."""
+        from analog_tt.counting import bound_management_rounds, bound_management_rounds_batched
+
+        entry = self.op_counts["forward"]
+        io = self.weight_forward_io
+        if len(busy) == 1:
+            start, stop = busy[0]
+            weight = self.replicas[0].tile.get_weights()
+            rounds = [bound_management_rounds(weight, rows[start:stop], io)]
+        else:
+            replicas = self.replicas
+            n_busy = len(busy)
+            if all(stop - start == longest for start, stop in busy):
+                slices = rows[: n_busy * longest].reshape(n_busy, longest, self.x_size)
+            else:  # uneven slices: pad the shorter ones with zero rows
+                slices = rows.new_zeros(n_busy, longest, self.x_size)
+                for i, (start, stop) in enumerate(busy):
+                    slices[i, : stop - start] = rows[start:stop]
+            rounds = bound_management_rounds_batched(
+                lambda i: replicas[i].tile.get_weights(),
+                slices.to(self.chopper.dtype),
+                io,
+            )
+        for r, (start, stop) in zip(rounds, busy, strict=True):
+            entry["bm_rounds"] += r - 1
+            entry["bm_vectors"] += (r - 1) * (stop - start)
 
     # ------------------------------------------------------------------ forward / backward
     def forward(
@@ -381,33 +459,20 @@ class MultiTileTransferSimulatorTile(SimulatorTile, nn.Module):
         if bias or in_trans or out_trans:
             raise ConfigError("analog bias and transposed inputs are not supported")
         rows = x_input.reshape(-1, self.x_size)
-        bounds = slice_bounds(rows.shape[0], self.n_tiles)
+        busy, longest = self._slices(rows.shape[0])
         if self.n_tiles == 1:
             out = self.replicas[0].tile.forward(rows, False, False, False, is_test, non_blocking)
         else:
+            # zip stops after the busy replicas: idle ones (N > B) are not visited
             parts = [
                 replica.tile.forward(rows[start:stop], False, False, False, is_test, non_blocking)
-                for replica, (start, stop) in zip(self.replicas, bounds, strict=True)
-                if stop > start
+                for replica, (start, stop) in zip(self.replicas, busy, strict=False)
             ]
             out = torch.cat(parts, dim=0)
         if self.count_ops and not is_test:
-            lengths = [stop - start for start, stop in bounds]
-            self._count("forward", rows.shape[0], max(lengths))
+            self._count("forward", rows.shape[0], longest)
             if self.weight_forward_io.bound_management != BoundManagementType.NONE:
-                from analog_tt.counting import bound_management_rounds
-
-                entry = self.op_counts["forward"]
-                for replica, (start, stop) in zip(self.replicas, bounds, strict=True):
-                    if stop > start:
-                        extra = (
-                            bound_management_rounds(
-                                replica.tile.get_weights(), rows[start:stop], self.weight_forward_io
-                            )
-                            - 1
-                        )
-                        entry["bm_rounds"] += extra
-                        entry["bm_vectors"] += extra * (stop - start)
+                self._count_bound_management(rows, busy, longest)
         return out.reshape(*x_input.shape[:-1], self.d_size)
 
     def backward(
@@ -433,18 +498,17 @@ class MultiTileTransferSimulatorTile(SimulatorTile, nn.Module):
         if bias or in_trans or out_trans:
             raise ConfigError("analog bias and transposed inputs are not supported")
         rows = d_input.reshape(-1, self.d_size)
-        bounds = slice_bounds(rows.shape[0], self.n_tiles)
+        busy, longest = self._slices(rows.shape[0])
         if self.n_tiles == 1:
             out = self.replicas[0].tile.backward(rows, False, False, False, non_blocking)
         else:
             parts = [
                 replica.tile.backward(rows[start:stop], False, False, False, non_blocking)
-                for replica, (start, stop) in zip(self.replicas, bounds, strict=True)
-                if stop > start
+                for replica, (start, stop) in zip(self.replicas, busy, strict=False)
             ]
             out = torch.cat(parts, dim=0)
         if self.count_ops:
-            self._count("backward", rows.shape[0], max(stop - start for start, stop in bounds))
+            self._count("backward", rows.shape[0], longest)
         return out.reshape(*d_input.shape[:-1], self.x_size)
 
     # ------------------------------------------------------------------ update
@@ -485,19 +549,19 @@ class MultiTileTransferSimulatorTile(SimulatorTile, nn.Module):
         if self.algorithm != "tt_v1":
             x_rows = x_rows * self.chopper
 
-        bounds = slice_bounds(m_batch, self.n_tiles)
         if self.variant == "shared_A":
-            self.grad_tiles[0].set_learning_rate(lr_a)
-            self.grad_tiles[0].tile.update(x_rows, d_rows, False, False, False, non_blocking)
+            grad_cpp = self.grad_tiles[0].tile
+            grad_cpp.set_learning_rate(lr_a)
+            grad_cpp.update(x_rows, d_rows, False, False, False, non_blocking)
             sequential = m_batch
         else:
-            for grad_tile, (start, stop) in zip(self.grad_tiles, bounds, strict=True):
-                grad_tile.set_learning_rate(lr_a)
-                if stop > start:
-                    grad_tile.tile.update(
-                        x_rows[start:stop], d_rows[start:stop], False, False, False, non_blocking
-                    )
-            sequential = max(stop - start for start, stop in bounds)
+            busy, sequential = self._slices(m_batch)
+            for grad_tile in self.grad_tiles:
+                grad_tile.tile.set_learning_rate(lr_a)
+            for grad_tile, (start, stop) in zip(self.grad_tiles, busy, strict=False):
+                grad_tile.tile.update(
+                    x_rows[start:stop], d_rows[start:stop], False, False, False, non_blocking
+                )
         if self.count_ops:
             self._count("update_A", m_batch, sequential, m_batch * self.desired_bl)
             self.op_counts["batches"] += 1
@@ -540,27 +604,34 @@ class MultiTileTransferSimulatorTile(SimulatorTile, nn.Module):
     def _read_columns(self, k: int, like: Tensor, non_blocking: bool) -> Tensor:
         """Read column ``k`` of every gradient tile: ``[n_grad, out]``."""
         e_k = self._eye_row(k, like)
-        omegas = [
-            grad_tile.tile.forward(e_k, False, False, False, False, non_blocking)
-            for grad_tile in self.grad_tiles
-        ]
+        grad_tiles = self.grad_tiles
         if self.count_ops:
-            self._count("transfer_read", len(omegas), 1)
-        return torch.stack(omegas, dim=0)
+            self._count("transfer_read", len(grad_tiles), 1)
+        if len(grad_tiles) == 1:
+            return grad_tiles[0].tile.forward(e_k, False, False, False, False, non_blocking)[None]
+        return torch.stack(
+            [
+                grad_tile.tile.forward(e_k, False, False, False, False, non_blocking)
+                for grad_tile in grad_tiles
+            ],
+            dim=0,
+        )
 
     def _write_columns(self, k: int, write_values: Tensor, like: Tensor, lr: float, nb: bool):
         e_k = self._eye_row(k, like)
         for replica in self.replicas:
-            # re-set every time: AnalogSGD.regroup_param_groups overwrites the lr of every
-            # analog context it finds, the replicas' included
-            replica.set_learning_rate(lr)
-            replica.tile.update(e_k, write_values, False, False, False, nb)
+            # re-set every time: the replica lr may have been changed from outside (e.g. by
+            # AnalogSGD.regroup_param_groups on checkpoints of tiles that held their analog
+            # context as a parameter)
+            cpp = replica.tile
+            cpp.set_learning_rate(lr)
+            cpp.update(e_k, write_values, False, False, False, nb)
         if self.count_ops:
             self._count("transfer_write", self.n_tiles, 1, self.n_tiles * self.transfer_bl)
 
     def _transfer_tt_v1(self, like: Tensor, non_blocking: bool) -> None:
-        self.transfer_idx.fill_((int(self.transfer_idx) + 1) % self.x_size)
-        k = int(self.transfer_idx)
+        k = (int(self.transfer_idx) + 1) % self.x_size
+        self.transfer_idx.fill_(k)
         omega = self._read_columns(k, like, non_blocking).sum(dim=0)
         write_values = -self.learning_rate * self.tt_v1_transfer_gain * omega
         self._write_columns(k, write_values, like, self.learning_rate, non_blocking)
@@ -582,23 +653,25 @@ class MultiTileTransferSimulatorTile(SimulatorTile, nn.Module):
             lr_h = self.learning_rate / buffer_granularity
         chop_period = int(round(1.0 / cfg.in_chop_prob)) if cfg.in_chop_prob > 0 else 1
 
-        self.transfer_idx.fill_((int(self.transfer_idx) + 1) % self.x_size)
-        k = int(self.transfer_idx)
+        k = (int(self.transfer_idx) + 1) % self.x_size
+        self.transfer_idx.fill_(k)
         omega = self._read_columns(k, like, non_blocking)  # [n_grad, out]
 
-        hidden = self.hidden_weight
+        chopper = self.chopper
+        hidden_k = self.hidden_weight[k]  # a view: in-place ops write into H
         if self.algorithm == "agad":
             beta = min(cfg.tail_weightening / chop_period, 1)
-            hidden[k] += lr_h * self.chopper[k] * (omega - self.reference_weight[:, k]).sum(dim=0)
-            self.past_mean_weight[:, k] = (1 - beta) * self.past_mean_weight[:, k] + beta * omega
+            past_mean = self.past_mean_weight
+            hidden_k += lr_h * chopper[k] * (omega - self.reference_weight[:, k]).sum(dim=0)
+            past_mean[:, k] = (1 - beta) * past_mean[:, k] + beta * omega
         else:
-            hidden[k] += lr_h * self.chopper[k] * omega.sum(dim=0)
+            hidden_k += lr_h * chopper[k] * omega.sum(dim=0)
 
-        write_values = -torch.trunc(hidden[k])
+        write_values = -torch.trunc(hidden_k)
         if cfg.forget_buffer:
-            hidden[k][write_values != 0] = cfg.momentum
+            hidden_k[write_values != 0] = cfg.momentum
         else:
-            hidden[k] += write_values * (1 - cfg.momentum)
+            hidden_k += write_values * (1 - cfg.momentum)
 
         switch_chopper = False
         if cfg.in_chop_prob:
@@ -609,9 +682,9 @@ class MultiTileTransferSimulatorTile(SimulatorTile, nn.Module):
                     self.chop_counter.fill_((int(self.chop_counter) + 1) % chop_period)
                 switch_chopper = int(self.chop_counter) == 0
         if switch_chopper:
-            self.chopper[k] = -self.chopper[k]
+            chopper[k] = -chopper[k]
 
-        if not write_values.abs().sum() == 0.0:
+        if write_values.any():  # (NaN counts as non-zero, as in abs().sum() != 0)
             self._write_columns(k, write_values, like, self.replica_lr, non_blocking)
 
         if self.algorithm == "agad" and switch_chopper:
@@ -684,6 +757,9 @@ class MultiTileTransferSimulatorTile(SimulatorTile, nn.Module):
             offset += n
 
     def post_update_step(self) -> None:
+        """Diffusion / decay of every inner tile (nothing to do when their devices have none)."""
+        if not getattr(self, "_needs_post_update", True):
+            return
         for t in list(self.grad_tiles) + list(self.replicas):
             t.post_update_step()
 

@@ -490,6 +490,70 @@ def test_whole_model_pickle_round_trip(tmp_path):
     assert int(loaded[0].analog_module.tile.update_counter) == 12
 
 
+def test_inner_tiles_hold_their_analog_context_as_a_buffer(tmp_path):
+    """Inner tiles add no optimiser groups; checkpoints keep their keys and class names."""
+    from aihwkit.simulator.tiles.analog import AnalogTileWithoutPeriphery
+    from aihwkit.simulator.tiles.base import AnalogTileStateNames
+
+    from analog_tt._utils import reseed_analog_tiles
+
+    cfg = paper_mnist_config(n_tiles=4, variant="replicated_A")
+    model = nn.Sequential(AnalogLinear(5, 3, True, cfg))
+    names = [name for name, _ in model.named_parameters()]
+    assert names == ["0.analog_module.analog_ctx", "0.analog_module.bias"] + [
+        "0.analog_module.out_scaling_alpha"
+    ]
+    keys = list(model.state_dict())
+    for i in range(4):
+        assert f"0.analog_module.tile.replicas.{i}.analog_ctx" in keys
+        assert f"0.analog_module.tile.grad_tiles.{i}.analog_ctx" in keys
+    state = model.state_dict()["0.analog_module.tile.replicas.0.analog_tile_state"]
+    assert state[AnalogTileStateNames.CLASS] == AnalogTileWithoutPeriphery.__name__
+    opt = AnalogSGD(model.parameters(), lr=0.1)
+    opt.regroup_param_groups(model)
+    assert len(opt.param_groups) == 2  # bias + alpha, and the layer's analog context
+    # rebuilding the C++ tiles (reseed, state-dict load) keeps the context a buffer
+    reseed_analog_tiles(model, 3)
+    model.load_state_dict(model.state_dict())
+    assert [name for name, _ in model.named_parameters()] == names
+    _train(model, opt, batches(3, 4, 5, 3))
+    torch.save(model, tmp_path / "model.pt")
+    loaded = torch.load(tmp_path / "model.pt", weights_only=False)
+    assert [name for name, _ in loaded.named_parameters()] == names
+
+
+@pytest.mark.parametrize("n_tiles, batch_size", [(4, 10), (8, 8), (16, 5), (3, 64)])
+def test_batched_bound_management_count_equals_per_replica_count(n_tiles, batch_size):
+    """The batched bm-round count of the forward pass equals the per-replica criterion."""
+    from analog_tt.counting import bound_management_rounds, collect_op_counts
+
+    io = IOParameters(
+        out_noise=0.0,
+        out_bound=1.0,
+        bound_management=BoundManagementType.ITERATIVE,
+        noise_management=NoiseManagementType.ABS_MAX,
+    )
+    config = paper_mnist_config(n_tiles=n_tiles, count_ops=True, forward=io)
+    layer = AnalogLinear(12, 5, True, config)
+    gen = torch.Generator().manual_seed(1)
+    weights = torch.rand(n_tiles, 5, 12, generator=gen) * torch.linspace(0.6, 0.05, n_tiles).view(
+        -1, 1, 1
+    )
+    layer.analog_module.tile.set_replica_weights(weights)
+    x = torch.rand(batch_size, 12, generator=gen)
+    layer(x)
+    counts = collect_op_counts(nn.Sequential(layer))["0"]["forward"]
+    rounds = vectors = 0
+    replica_weights = layer.analog_module.get_replica_weights()
+    for i, (start, stop) in enumerate(slice_bounds(batch_size, n_tiles)):
+        if stop > start:
+            extra = bound_management_rounds(replica_weights[i], x[start:stop], io) - 1
+            rounds += extra
+            vectors += extra * (stop - start)
+    assert rounds > 0
+    assert counts["bm_rounds"] == rounds and counts["bm_vectors"] == vectors
+
+
 # ----------------------------------------------------------------------------- bad configs
 @pytest.mark.parametrize(
     "fields, exc, match",
