@@ -13,6 +13,7 @@ that the README's blocks equal what their CSVs give, so prose never drifts from 
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,7 +72,10 @@ def render(spec: BlockSpec, root: Path = REPO_ROOT) -> str:
         raise FileNotFoundError(
             f"README cites {spec.source}, which does not exist; run `make reproduce`"
         )
-    table = pd.read_csv(path)
+    if path.suffix == ".json":  # a list of flat-ish records, e.g. benchmarks/results/*.json
+        table = pd.json_normalize(json.loads(path.read_text()), sep=".")
+    else:
+        table = pd.read_csv(path)
     for column, value in spec.where:
         if column not in table:
             raise KeyError(f"README filter column {column!r} is not in {spec.source}")
