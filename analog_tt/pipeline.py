@@ -56,9 +56,16 @@ def list_notebooks() -> list[Path]:
 
 
 def run_notebooks(
-    profile: str, output_dir: Path = FIGURES, only: list[str] | None = None
+    profile: str,
+    output_dir: Path = FIGURES,
+    only: list[str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> list[dict]:
-    """Execute the notebooks with papermill; return one timing record per notebook."""
+    """Execute the notebooks with papermill; return one timing record per notebook.
+
+    ``extra`` parameters are passed to every notebook (e.g. ``run_missing=False`` to draw only
+    from cached results); a notebook without such a parameter ignores it.
+    """
     import papermill
 
     build = REPO_ROOT / "build" / profile
@@ -68,6 +75,7 @@ def run_notebooks(
         if only and not any(path.stem.startswith(o) for o in only):
             continue
         params = notebook_parameters(profile, path.stem)
+        params.update(extra or {})
         params["output_dir"] = str(output_dir)
         print(f"[reproduce] {path.name} with {params}", flush=True)
         start = time.time()
@@ -138,6 +146,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scheduler", default=None, help="dask scheduler address for the sweeps")
     parser.add_argument("--only", nargs="*", default=None, help="notebook prefixes, e.g. 01 05")
     parser.add_argument("--skip-sweeps", action="store_true")
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra notebook parameter (YAML value), e.g. --param run_missing=false",
+    )
     args = parser.parse_args(argv)
     try:
         check_profile(args.profile)
@@ -156,7 +171,13 @@ def main(argv: list[str] | None = None) -> int:
             code = experiments.sweep_main(sweep_args)
             if code:
                 return code
-    runs = run_notebooks(args.profile, only=args.only)
+    extra = {}
+    for item in args.param:
+        key, sep, value = item.partition("=")
+        if not sep or not key.isidentifier():
+            parser.error(f"--param needs KEY=VALUE, got {item!r}")
+        extra[key] = yaml.safe_load(value)
+    runs = run_notebooks(args.profile, only=args.only, extra=extra)
     manifest = write_manifest(args.profile, runs)
     print(f"[reproduce] manifest: {manifest.relative_to(REPO_ROOT)}")
     from .summary import print_summary
