@@ -126,18 +126,7 @@ def bound_management_rounds(weight: Tensor, inputs: Tensor, io_pars: Any) -> int
     if io_pars.bound_management == BoundManagementType.NONE or inputs.numel() == 0:
         return 1
     x = inputs.to(weight.dtype)
-    if io_pars.noise_management == NoiseManagementType.ABS_MAX:
-        nm = x.abs().max(dim=-1, keepdim=True)[0]
-        if io_pars.nm_thres > 0.0:
-            nm = nm.clamp(max=io_pars.nm_thres)
-        nm[nm <= 0.0] = 1.0
-    elif io_pars.noise_management == NoiseManagementType.NONE:
-        nm = torch.ones(1, dtype=x.dtype)
-    elif io_pars.noise_management == NoiseManagementType.MAX:
-        nm = x.max(dim=-1, keepdim=True)[0]
-        nm[nm <= 0.0] = 1.0
-    else:  # CONSTANT
-        nm = torch.full((1,), io_pars.nm_thres if io_pars.nm_thres > 0 else 1.0, dtype=x.dtype)
+    nm = _noise_management_scale(x, io_pars)
     out_bound = io_pars.out_bound if io_pars.out_bound > 0 else float("inf")
     inp_bound = io_pars.inp_bound if io_pars.inp_bound > 0 else float("inf")
     inp_res = io_pars.inp_res

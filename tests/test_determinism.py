@@ -57,42 +57,45 @@ def test_bad_seed_is_rejected():
             seed_everything(bad)
 
 
+def _train_steps(layer, n, x, target):
+    """``n`` AnalogSGD steps (lr 0.1) on a squared loss, with a fresh optimizer."""
+    from aihwkit.optim import AnalogSGD
+
+    opt = AnalogSGD(layer.parameters(), lr=0.1)
+    opt.regroup_param_groups(layer)
+    for _ in range(n):
+        opt.zero_grad()
+        ((layer(x) - target) ** 2).sum().backward()
+        opt.step()
+
+
 def test_reseeding_makes_a_resumed_run_bit_identical():
     import torch
     from aihwkit.nn import AnalogLinear
-    from aihwkit.optim import AnalogSGD
     from aihwkit.simulator.presets import EcRamPreset
 
     from analog_tt._utils import reseed_analog_tiles, seed_everything
 
-    def steps(layer, n, x, target):
-        opt = AnalogSGD(layer.parameters(), lr=0.1)
-        opt.regroup_param_groups(layer)
-        for _ in range(n):
-            opt.zero_grad()
-            ((layer(x) - target) ** 2).sum().backward()
-            opt.step()
-
     seed_everything(11)
     x, target = torch.rand(16, 6), torch.rand(16, 4)
     layer = AnalogLinear(6, 4, rpu_config=EcRamPreset())
-    steps(layer, 5, x, target)
+    _train_steps(layer, 5, x, target)
     checkpoint = {k: v.clone() if torch.is_tensor(v) else v for k, v in layer.state_dict().items()}
     assert reseed_analog_tiles(layer, 99) == 1
-    steps(layer, 5, x, target)
+    _train_steps(layer, 5, x, target)
     uninterrupted = layer.get_weights()[0]
 
     seed_everything(12)  # a different process history before the resume
     resumed = AnalogLinear(6, 4, rpu_config=EcRamPreset())
     resumed.load_state_dict(checkpoint)
     reseed_analog_tiles(resumed, 99)
-    steps(resumed, 5, x, target)
+    _train_steps(resumed, 5, x, target)
     assert torch.equal(resumed.get_weights()[0], uninterrupted)
 
     other = AnalogLinear(6, 4, rpu_config=EcRamPreset())
     other.load_state_dict(checkpoint)
     reseed_analog_tiles(other, 100)  # another seed: another pulse-noise draw
-    steps(other, 5, x, target)
+    _train_steps(other, 5, x, target)
     assert not torch.equal(other.get_weights()[0], uninterrupted)
 
 
@@ -100,7 +103,6 @@ def test_multi_tile_checkpoint_resume_is_bit_identical_with_noise_on():
     """The paper's noisy AGAD preset, 3 replicas: resume = uninterrupted, through state_dict."""
     import torch
     from aihwkit.nn import AnalogLinear
-    from aihwkit.optim import AnalogSGD
 
     from analog_tt._utils import reseed_analog_tiles, seed_everything
     from analog_tt.presets import paper_mnist_config
@@ -108,26 +110,18 @@ def test_multi_tile_checkpoint_resume_is_bit_identical_with_noise_on():
     def make():
         return AnalogLinear(12, 5, bias=True, rpu_config=paper_mnist_config(n_tiles=3, bl=5))
 
-    def steps(layer, n, x, target):
-        opt = AnalogSGD(layer.parameters(), lr=0.1)
-        opt.regroup_param_groups(layer)
-        for _ in range(n):
-            opt.zero_grad()
-            ((layer(x) - target) ** 2).sum().backward()
-            opt.step()
-
     seed_everything(5)
     x, target = torch.rand(8, 12), torch.rand(8, 5)
     layer = make()
-    steps(layer, 4, x, target)
+    _train_steps(layer, 4, x, target)
     checkpoint = {k: v.clone() if torch.is_tensor(v) else v for k, v in layer.state_dict().items()}
     assert reseed_analog_tiles(layer, 7) >= 4  # 3 replicas + 1 gradient tile
-    steps(layer, 6, x, target)
+    _train_steps(layer, 6, x, target)
     uninterrupted = layer.analog_module.get_replica_weights()
 
     seed_everything(6)
     resumed = make()
     resumed.load_state_dict(checkpoint)
     reseed_analog_tiles(resumed, 7)
-    steps(resumed, 6, x, target)
+    _train_steps(resumed, 6, x, target)
     assert torch.equal(resumed.analog_module.get_replica_weights(), uninterrupted)
