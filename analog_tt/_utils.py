@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -9,7 +10,7 @@ import platform
 import random
 import subprocess
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,27 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def config_to_dict(config: Any, tuple_fields: Sequence[str] = ()) -> dict[str, Any]:
+    """JSON-ready dict of a config dataclass; the ``tuple_fields`` become lists."""
+    out = dataclasses.asdict(config)
+    for name in tuple_fields:
+        out[name] = list(getattr(config, name))
+    return out
+
+
+def config_from_dict(cls: type, data: Mapping[str, Any], tuple_fields: Sequence[str] = ()) -> Any:
+    """Inverse of :func:`config_to_dict`; unknown fields raise a ValueError naming them."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} field(s) {unknown}; allowed: {sorted(names)}")
+    data = dict(data)
+    for name in tuple_fields:
+        if isinstance(data.get(name), list):
+            data[name] = tuple(data[name])
+    return cls(**data)
 
 
 def stable_hash(obj: Mapping[str, Any] | Any, length: int = 16) -> str:

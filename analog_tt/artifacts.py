@@ -92,7 +92,9 @@ def _record(
 
 def stamp(fig, profile: str, sources: Iterable[str | Path]) -> None:
     """Write "profile: X · data: files" in small print at the bottom of ``fig``."""
-    names = ", ".join(sorted({_relative(s) for s in _as_list(sources)})) or "computed in the notebook"
+    names = (
+        ", ".join(sorted({_relative(s) for s in _as_list(sources)})) or "computed in the notebook"
+    )
     fig.text(
         0.005,
         0.003,

@@ -50,6 +50,8 @@ from ._utils import (
     REPO_ROOT,
     atomic_write_bytes,
     atomic_write_json,
+    config_from_dict,
+    config_to_dict,
     git_commit,
     machine_info,
     package_versions,
@@ -381,21 +383,12 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict of every field (tuples become lists)."""
-        out = dataclasses.asdict(self)
-        out["eval_modes"] = list(self.eval_modes)
-        return out
+        return config_to_dict(self, ("eval_modes",))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunConfig:
         """Inverse of :meth:`to_dict`; unknown fields raise a ValueError naming them."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f"unknown RunConfig field(s) {unknown}; allowed: {sorted(names)}")
-        data = dict(data)
-        if isinstance(data.get("eval_modes"), list):
-            data["eval_modes"] = tuple(data["eval_modes"])
-        return cls(**data)
+        return config_from_dict(cls, data, ("eval_modes",))
 
     def key(self) -> str:
         """Stable 16-hex-digit hash of every field and the result format version."""

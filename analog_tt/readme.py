@@ -72,8 +72,18 @@ def render(spec: BlockSpec, root: Path = REPO_ROOT) -> str:
         raise FileNotFoundError(
             f"README cites {spec.source}, which does not exist; run `make reproduce`"
         )
-    if path.suffix == ".json":  # a list of flat-ish records, e.g. benchmarks/results/*.json
-        table = pd.json_normalize(json.loads(path.read_text()), sep=".")
+    if (
+        path.suffix == ".json"
+    ):  # benchmarks/results/*.json: a list of records, or {"records": [...]}
+        data = json.loads(path.read_text())
+        if isinstance(data, dict):
+            if not isinstance(data.get("records"), list):
+                raise ValueError(
+                    f"README cites {spec.source}, a JSON object without a 'records' list; "
+                    "cite a file holding a list of records"
+                )
+            data = data["records"]
+        table = pd.json_normalize(data, sep=".")
     else:
         table = pd.read_csv(path)
     for column, value in spec.where:

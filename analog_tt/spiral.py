@@ -50,7 +50,13 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from analog_tt._utils import atomic_write_json, seed_everything, stable_hash
+from analog_tt._utils import (
+    atomic_write_json,
+    config_from_dict,
+    config_to_dict,
+    seed_everything,
+    stable_hash,
+)
 
 __all__ = [
     "TILES",
@@ -201,21 +207,12 @@ class SpiralRun:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict of every field."""
-        out = dataclasses.asdict(self)
-        out["transfer_every"] = list(self.transfer_every)
-        return out
+        return config_to_dict(self, ("transfer_every",))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SpiralRun:
         """Inverse of :meth:`to_dict`; unknown fields raise a ValueError naming them."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f"unknown SpiralRun field(s) {unknown}; allowed: {sorted(names)}")
-        data = dict(data)
-        if "transfer_every" in data:
-            data["transfer_every"] = tuple(data["transfer_every"])
-        return cls(**data)
+        return config_from_dict(cls, data, ("transfer_every",))
 
     def replace(self, **changes: Any) -> SpiralRun:
         return dataclasses.replace(self, **changes)

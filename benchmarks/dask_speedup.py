@@ -1,12 +1,13 @@
 """Wall time of a 4-run sweep on a dask LocalCluster with 1 vs 2 single-threaded workers.
 
-Usage: ``python benchmarks/dask_speedup.py [--runs 4] [--repeats 2] [--epochs 5]``. Each run is a
+Usage: ``python benchmarks/dask_speedup.py [--runs 4] [--repeats 2] [--epochs 5] [--out PATH]``. Each run is a
 1-tile AGAD training on a 12800-image MNIST subset (exact reads), ~15 s per run on an idle core.
 Two times are printed per cluster size: ``sweep`` = ``run_sweep`` on an already started cluster
 whose workers have imported the package and loaded the data, and ``total`` = that plus starting
 and warming the cluster. Every measurement starts from an empty results folder. The machine's
 load average is printed with each line: other processes on the same cores make the speed-up
-meaningless, so repeat on a quiet machine.
+meaningless, so repeat on a quiet machine. The measurements are written (atomically) to
+``benchmarks/results/dask_speedup.json`` with the machine and package versions.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ import argparse
 import os
 import tempfile
 import time
+from pathlib import Path
 
 from distributed import Client, LocalCluster
 
+from analog_tt._utils import atomic_write_json, machine_info, package_versions
 from analog_tt.experiments import RunConfig, run_sweep
 
 
@@ -79,8 +82,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).parent / "results" / "dask_speedup.json"
+    )
     args = parser.parse_args()
-    print(f"cores: {os.cpu_count()}, load average before: {os.getloadavg()[0]:.1f}", flush=True)
+    load_before = os.getloadavg()[0]
+    print(f"cores: {os.cpu_count()}, load average before: {load_before:.1f}", flush=True)
+    records = []
     for rep in range(args.repeats):
         total1, sweep1 = measure(1, args.runs, args.epochs)
         load1 = os.getloadavg()[0]
@@ -91,6 +99,28 @@ def main() -> None:
             f"speed-up {sweep1 / sweep2:.2f}x | total incl. cluster start {total1:.1f} s vs "
             f"{total2:.1f} s, {total1 / total2:.2f}x | load average {load1:.1f} / {load2:.1f}",
             flush=True,
+        )
+        records.append(
+            {
+                "repeat": rep,
+                "sweep_s": {"1": sweep1, "2": sweep2},
+                "total_s": {"1": total1, "2": total2},
+                "speedup_sweep": sweep1 / sweep2,
+                "speedup_total": total1 / total2,
+                "load_average_after": {"1": load1, "2": load2},
+            }
+        )
+        atomic_write_json(
+            args.out,
+            {
+                "benchmark": "dask_speedup",
+                "runs": args.runs,
+                "epochs": args.epochs,
+                "load_average_before": load_before,
+                "records": records,
+                "machine": machine_info(),
+                "packages": package_versions(),
+            },
         )
 
 

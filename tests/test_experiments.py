@@ -168,7 +168,13 @@ def test_analog_runs_are_reproducible(algorithm):
     "overrides",
     [
         {"algorithm": "analog_sgd", "lr": 0.005},
-        {"algorithm": "agad", "n_tiles": 3, "variant": "replicated_A", "lr": 0.05, "init": "init_std"},
+        {
+            "algorithm": "agad",
+            "n_tiles": 3,
+            "variant": "replicated_A",
+            "lr": 0.05,
+            "init": "init_std",
+        },
     ],
     ids=["analog_sgd", "agad_multi_tile"],
 )

@@ -33,3 +33,19 @@ def test_filters_select_rows(tmp_path):
     (tmp_path / "t.csv").write_text(df.to_csv(index=False))
     spec = readme.BlockSpec.parse(" t.csv | where: profile=paper | columns: mean ")
     assert readme.render(spec, tmp_path).splitlines()[-1] == "| 0.9 |"
+
+
+def test_json_records_nested_and_object_form(tmp_path):
+    import json
+
+    import pytest
+
+    records = [{"n_tiles": 1, "t": {"1": 2.5}}, {"n_tiles": 64, "t": {"1": 9.0}}]
+    (tmp_path / "list.json").write_text(json.dumps(records))
+    (tmp_path / "obj.json").write_text(json.dumps({"machine": "x", "records": records}))
+    (tmp_path / "bad.json").write_text(json.dumps({"machine": "x"}))
+    for name in ("list.json", "obj.json"):
+        spec = readme.BlockSpec.parse(f" {name} | where: n_tiles=64 | columns: t.1 | digits: 1 ")
+        assert readme.render(spec, tmp_path).splitlines()[-1] == "| 9 |"
+    with pytest.raises(ValueError, match="records"):
+        readme.render(readme.BlockSpec.parse(" bad.json "), tmp_path)
