@@ -1,5 +1,5 @@
 # analog_tt: reproducible artifact for multi-tile Tiki-Taka (Gallo & del Alamo).
-#   make reproduce [PROFILE=quick|smoke|paper] [SCHEDULER=tcp://host:8786]
+#   make reproduce [PROFILE=quick|smoke|paper] [SCHEDULER=tcp://host:8786] [RECOMPUTE=1]
 #   make test      unit tests + nbval notebook regression tests
 #   make lab       JupyterLab with the project's kernel
 # Everything runs in .venv, which `make env` builds from the pinned requirements.
@@ -11,6 +11,7 @@ PY          := $(VENV)/bin/python
 PROFILE     ?= quick
 SCHEDULER   ?=
 PYTEST_ARGS ?=
+RECOMPUTE   ?=
 # The venv is rebuilt only when the pinned requirements (or the package build) change: the stamp
 # is keyed on their hash.
 REQ_HASH    := $(shell cat requirements.txt requirements.lock pyproject.toml setup.py analog_tt/_clockshim.cpp | sha256sum | cut -c1-16)
@@ -53,7 +54,13 @@ test-all: env data
 	rm -rf data/results/smoke build/smoke
 	$(PY) -m pytest tests --nbval-lax --nbval-current-env notebooks $(PYTEST_ARGS)
 
+# RECOMPUTE=1 drops the profile's cached (committed) results first, so every run is recomputed;
+# `git checkout data/results` brings the committed ones back.
 reproduce: env data
+ifeq ($(RECOMPUTE),1)
+	@test "$(PROFILE)" != paper || { echo "RECOMPUTE=1 with PROFILE=paper would drop days of runs; delete data/results/paper/<experiment> by hand"; exit 2; }
+	rm -rf data/results/$(PROFILE)
+endif
 	$(PY) -m analog_tt reproduce --profile $(PROFILE) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 # Re-execute the notebooks in place with their defaults (the smoke profile): their outputs are the
