@@ -135,6 +135,12 @@ def _analog_linear_cls() -> type:
     return AnalogLinear
 
 
+def _require_analog_linear(layer: nn.Module) -> None:
+    """Raise a ValueError unless ``layer`` is an aihwkit AnalogLinear (single-tile layers)."""
+    if not isinstance(layer, _analog_linear_cls()):
+        raise ValueError(f"{type(layer).__name__} is neither a multi-tile layer nor AnalogLinear")
+
+
 def _tile_module(layer: nn.Module) -> nn.Module:
     """The tile module (periphery holder) of a layer: ``layer.analog_module`` or the layer."""
     return getattr(layer, "analog_module", layer)
@@ -274,10 +280,7 @@ def replica_weights(
     over_sampling = _check_over_sampling(over_sampling)
     reps = _replicas_of(layer)
     if reps is None:
-        if not isinstance(layer, _analog_linear_cls()):
-            raise ValueError(
-                f"{type(layer).__name__} is neither a multi-tile layer nor AnalogLinear"
-            )
+        _require_analog_linear(layer)
         if mode == "exact":
             weight, _ = layer.get_weights()
             return weight.detach().float().cpu()[None]
@@ -335,10 +338,7 @@ def digital_weights(
     _check_mode(mode)
     reps = _replicas_of(layer)
     if reps is None:
-        if not isinstance(layer, _analog_linear_cls()):
-            raise ValueError(
-                f"{type(layer).__name__} is neither a multi-tile layer nor AnalogLinear"
-            )
+        _require_analog_linear(layer)
         if mode == "exact":
             weight, bias = layer.get_weights()
             bias = None if bias is None else bias.detach().float().cpu()

@@ -191,3 +191,9 @@ def test_digitize_aihwkit_baseline_tile_array() -> None:
     assert torch.equal(b_l, b)  # the array's bias is digital: copied, not read
     assert 0 < float((w_l - w).std()) < 0.5 * float(w.std())
     assert replica_weights(layer, "lstsq").shape == (1, 8, 600)
+
+
+@pytest.mark.parametrize("fn", [replica_weights, digital_weights])
+def test_a_digital_layer_is_refused_by_name(fn):
+    with pytest.raises(ValueError, match="Linear is neither a multi-tile layer nor AnalogLinear"):
+        fn(torch.nn.Linear(3, 2), "exact")
