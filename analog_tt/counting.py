@@ -99,6 +99,19 @@ def _quantize(values: Tensor, res: float, bound: float) -> Tensor:
 
 
 @torch.no_grad()
+def _bm_limits(io_pars: Any) -> tuple[float, float, float]:
+    """``(out_bound, inp_bound, inp_res)`` as aihwkit's bound-management loop uses them: a
+    non-positive bound means none (inf); ``inp_res`` as a step in input units (``1/res`` when
+    given as a level count), scaled by ``2 * inp_bound``."""
+    out_bound = io_pars.out_bound if io_pars.out_bound > 0 else float("inf")
+    inp_bound = io_pars.inp_bound if io_pars.inp_bound > 0 else float("inf")
+    inp_res = io_pars.inp_res
+    if inp_res > 0:
+        inp_res = 1 / inp_res if inp_res > 1.0 else inp_res
+        inp_res *= 2.0 * io_pars.inp_bound
+    return out_bound, inp_bound, inp_res
+
+
 def bound_management_rounds(weight: Tensor, inputs: Tensor, io_pars: Any) -> int:
     """Number of iterative bound-management rounds for one forward MVM of a batch slice.
 
@@ -127,12 +140,7 @@ def bound_management_rounds(weight: Tensor, inputs: Tensor, io_pars: Any) -> int
         return 1
     x = inputs.to(weight.dtype)
     nm = _noise_management_scale(x, io_pars)
-    out_bound = io_pars.out_bound if io_pars.out_bound > 0 else float("inf")
-    inp_bound = io_pars.inp_bound if io_pars.inp_bound > 0 else float("inf")
-    inp_res = io_pars.inp_res
-    if inp_res > 0:
-        inp_res = 1 / inp_res if inp_res > 1.0 else inp_res
-        inp_res *= 2.0 * io_pars.inp_bound
+    out_bound, inp_bound, inp_res = _bm_limits(io_pars)
     reduction = 0.5
     rounds = 0
     while True:
@@ -203,12 +211,7 @@ def bound_management_rounds_batched(
     kept: dict[int, Tensor] = {}
     x = inputs
     nm = _noise_management_scale(x, io_pars)
-    out_bound = io_pars.out_bound if io_pars.out_bound > 0 else float("inf")
-    inp_bound = io_pars.inp_bound if io_pars.inp_bound > 0 else float("inf")
-    inp_res = io_pars.inp_res
-    if inp_res > 0:
-        inp_res = 1 / inp_res if inp_res > 1.0 else inp_res
-        inp_res *= 2.0 * io_pars.inp_bound
+    out_bound, inp_bound, inp_res = _bm_limits(io_pars)
     rounds = [0] * n
     pending = list(range(n))
     reduction = 0.5
