@@ -38,16 +38,16 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         return 0
     if args.command == "sweep":
-        from .experiments import sweep_main
+        from .runs.cli import sweep_main
 
         return sweep_main(rest)
     if args.command == "readme":
-        from .readme import update
+        from .report.readme import update
 
         print(f"README: {update()} result table(s) regenerated")
         return 0
     if args.command == "reproduce":
-        from .pipeline import main as reproduce_main
+        from .report.pipeline import main as reproduce_main
 
         return reproduce_main(rest)
     parser.error(f"unknown command {args.command}")

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._utils import REPO_ROOT, sha256_file
+from .core.files import sha256_file
+from .core.paths import REPO_ROOT
 
 #: sha256 of the four original (uncompressed) MNIST IDX files.
 MNIST_SHA256: dict[str, str] = {

@@ -97,9 +97,9 @@ def check_stack(steps: int = 5) -> dict[str, object]:
             ) from exc
         raise
     info["analog_losses"] = losses
-    from . import _determinism
+    from .core import determinism
 
-    info["aihwkit_seedable"] = _determinism.active() or _determinism.why_inactive()
+    info["aihwkit_seedable"] = determinism.active() or determinism.why_inactive()
     return info
 
 

@@ -1,8 +1,8 @@
-"""The paper's published numbers, as data with their source.
+"""The paper's published numbers, as data with their source (a bottom layer: no imports).
 
 Values are transcribed from the paper's original repository (see
 ``../shared/reference/seed-analysis.md`` for where each table comes from) into JSON files under
-``analog_tt/paper_data/``. They are *reference values to compare against*, never results of ours:
+``analog_tt/paper_data/``, with the source of every value. They are *reference values to compare against*, never results of ours:
 every table that shows them labels them ``paper_*``.
 """
 

@@ -20,8 +20,9 @@ from pathlib import Path
 
 from distributed import Client, LocalCluster
 
-from analog_tt._utils import atomic_write_json, machine_info, package_versions
-from analog_tt.experiments import RunConfig, run_sweep
+from analog_tt.core.files import atomic_write_json
+from analog_tt.core.provenance import machine_info, package_versions
+from analog_tt.runs import RunConfig, run_sweep
 
 
 def _configs(n_runs: int, epochs: int) -> list[RunConfig]:

@@ -21,7 +21,9 @@ from aihwkit.nn import AnalogLinear
 from aihwkit.optim import AnalogSGD
 from torch import nn
 
-from analog_tt._utils import atomic_write_json, machine_info, package_versions, seed_everything
+from analog_tt.core.files import atomic_write_json
+from analog_tt.core.provenance import machine_info, package_versions
+from analog_tt.core.seeding import seed_everything
 from analog_tt.data import load_mnist
 from analog_tt.presets import paper_mnist_config
 

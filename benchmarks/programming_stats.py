@@ -19,14 +19,9 @@ import time
 
 import torch
 
-from analog_tt._utils import (
-    atomic_write_json,
-    git_commit,
-    machine_info,
-    package_versions,
-    seed_everything,
-    utc_now,
-)
+from analog_tt.core.files import atomic_write_json
+from analog_tt.core.provenance import git_commit, machine_info, package_versions, utc_now
+from analog_tt.core.seeding import seed_everything
 
 #: The paper's printed N = 2 example (TTv2_batched_swa_analog_rw.ipynb cell 12) and the
 #: approximate tile-0 iteration counts (seed analysis §1.9, §4.6).
@@ -57,7 +52,7 @@ def build_model(n_tiles: int) -> torch.nn.Module:
 
 
 def main() -> None:
-    from analog_tt.programming import initialize_replicas
+    from analog_tt.tiles.programming import initialize_replicas
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n-tiles", type=int, default=2)

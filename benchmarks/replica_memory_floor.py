@@ -35,7 +35,8 @@ from pathlib import Path
 
 import torch
 
-from analog_tt._utils import atomic_write_json, machine_info, package_versions
+from analog_tt.core.files import atomic_write_json
+from analog_tt.core.provenance import machine_info, package_versions
 
 SIZES = (784, 256, 128, 10)
 BATCH_SIZE = 64

@@ -6,7 +6,7 @@ Times training mini-batches (forward, loss, backward, ``AnalogSGD.step``) of the
 (:func:`analog_tt.presets.paper_mnist_config`, AGAD, BL 31) for
 
 ``analog_tt``
-    :class:`analog_tt.tiles.MultiTileTransferTile`, every ``n_tiles`` x ``variant`` x
+    :class:`analog_tt.tiles.tile.MultiTileTransferTile`, every ``n_tiles`` x ``variant`` x
     ``auto_scale_start`` asked for (the ``"zero"`` start only for the ``--zero-n-tiles``, as it
     costs seconds per batch), plus ``count_ops=True`` twins of the ``shared_A`` / ``"paper"``
     configs (``--count-ops-n-tiles``) to price the operation counting;
@@ -56,14 +56,9 @@ from aihwkit.simulator.configs.configs import UnitCellRPUConfig
 from aihwkit.simulator.tiles.transfer import TorchTransferTile
 from torch import nn
 
-from analog_tt._utils import (
-    atomic_write_json,
-    git_commit,
-    machine_info,
-    package_versions,
-    seed_everything,
-    utc_now,
-)
+from analog_tt.core.files import atomic_write_json
+from analog_tt.core.provenance import git_commit, machine_info, package_versions, utc_now
+from analog_tt.core.seeding import seed_everything
 from analog_tt.data import load_mnist
 from analog_tt.presets import paper_mnist_config
 

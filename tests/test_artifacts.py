@@ -11,11 +11,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from analog_tt import artifacts, pipeline  # noqa: E402
+from analog_tt.report import artifacts, pipeline  # noqa: E402
 
 
 def test_unknown_profile_names_allowed_values():
-    with pytest.raises(ValueError, match=r"unknown profile 'fast'; allowed: smoke, quick, paper"):
+    with pytest.raises(ValueError, match=r"profile must be one of \('smoke', 'quick', 'paper'\), got 'fast'"):
         artifacts.check_profile("fast")
 
 
@@ -62,4 +62,4 @@ def test_manifest_attributes_outputs_to_notebooks(tmp_path):
 def test_reproduce_rejects_unknown_profile(capsys):
     with pytest.raises(SystemExit):
         pipeline.main(["--profile", "nope"])
-    assert "allowed: smoke, quick, paper" in capsys.readouterr().err
+    assert "profile must be one of ('smoke', 'quick', 'paper'), got 'nope'" in capsys.readouterr().err

@@ -14,15 +14,15 @@ from aihwkit.simulator.parameters.io import IOParameters
 from aihwkit.simulator.tiles.analog_mvm import AnalogMVM
 from torch import nn
 
-from analog_tt.counting import (
+from analog_tt.presets import paper_mnist_config, paper_mnist_tt_v1_config
+from analog_tt.tiles.counting import (
     COUNT_KEYS,
     PHASES,
     bound_management_rounds,
     collect_op_counts,
-    record_ops,
     reset_op_counts,
 )
-from analog_tt.presets import paper_mnist_config, paper_mnist_tt_v1_config
+from analog_tt.tiles.layers import record_ops
 
 torch.set_num_threads(1)
 

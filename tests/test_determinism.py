@@ -8,7 +8,7 @@ import sys
 SCRIPT = r"""
 import sys
 import analog_tt
-from analog_tt._utils import seed_everything
+from analog_tt.core.seeding import seed_everything
 import torch
 from aihwkit.nn import AnalogLinear
 from aihwkit.optim import AnalogSGD
@@ -36,7 +36,7 @@ def _train(seed: int) -> str:
 
 
 def test_clock_helper_is_active():
-    from analog_tt import _determinism
+    from analog_tt.core import determinism as _determinism
 
     assert _determinism.active(), _determinism.why_inactive()
 
@@ -50,7 +50,7 @@ def test_same_seed_same_analog_weights_across_processes():
 def test_bad_seed_is_rejected():
     import pytest
 
-    from analog_tt._utils import seed_everything
+    from analog_tt.core.seeding import seed_everything
 
     for bad in (-1, 1.5, "3", True):
         with pytest.raises(ValueError, match="seed must be a non-negative int"):
@@ -74,7 +74,7 @@ def test_reseeding_makes_a_resumed_run_bit_identical():
     from aihwkit.nn import AnalogLinear
     from aihwkit.simulator.presets import EcRamPreset
 
-    from analog_tt._utils import reseed_analog_tiles, seed_everything
+    from analog_tt.core.seeding import reseed_analog_tiles, seed_everything
 
     seed_everything(11)
     x, target = torch.rand(16, 6), torch.rand(16, 4)
@@ -104,7 +104,7 @@ def test_multi_tile_checkpoint_resume_is_bit_identical_with_noise_on():
     import torch
     from aihwkit.nn import AnalogLinear
 
-    from analog_tt._utils import reseed_analog_tiles, seed_everything
+    from analog_tt.core.seeding import reseed_analog_tiles, seed_everything
     from analog_tt.presets import paper_mnist_config
 
     def make():

@@ -12,8 +12,24 @@ import time
 
 import pytest
 
-from analog_tt import experiments as ex
-from analog_tt.experiments import RunConfig
+import analog_tt.runs as ex
+from analog_tt.core.vocabulary import EXPERIMENTS
+from analog_tt.runs import RunConfig
+from analog_tt.runs.cli import sweep_main
+from analog_tt.runs.models import build_model, build_optimizer, load_dataset
+from analog_tt.runs.training import _save_checkpoint
+
+
+class _StopForTest(Exception):
+    """Raised from ``on_epoch_end`` to simulate a kill after an epoch's checkpoint."""
+
+
+def _stop_after(k: int):
+    def hook(epoch: int) -> None:
+        if epoch >= k:
+            raise _StopForTest(f"stopped after epoch {epoch}")
+
+    return hook
 
 # A run of ~0.3 s: floating-point SGD on the spiral (bit-reproducible).
 TINY = {
@@ -98,12 +114,6 @@ def test_defaults_are_the_paper_setting():
     assert cfg.init == "program" and cfg.eval_modes == ("lstsq",)
 
 
-def test_names_match_the_tile_module():
-    tiles = pytest.importorskip("analog_tt.tiles")
-    assert set(ex.VARIANTS) == set(tiles.VARIANTS)
-    assert set(ex.AUTO_SCALE_STARTS) == set(tiles.AUTO_SCALE_STARTS)
-
-
 # ------------------------------------------------------------------------------------------
 # run: determinism, caching, resume
 # ------------------------------------------------------------------------------------------
@@ -123,8 +133,8 @@ def test_resume_from_checkpoint_gives_the_identical_result(tmp_path):
     cfg = tiny(swa_start=2)
     uninterrupted = ex.run(cfg, progress=False)
     cache = tmp_path / "cache"
-    with pytest.raises(ex._StopForTest):
-        ex.run(cfg, cache_dir=cache, progress=False, _stop_after_epoch=2)
+    with pytest.raises(_StopForTest):
+        ex.run(cfg, cache_dir=cache, progress=False, on_epoch_end=_stop_after(2))
     assert (cache / f"{cfg.key()}.ckpt").is_file()
     assert not (cache / f"{cfg.key()}.json").exists()
     resumed = ex.run(cfg, cache_dir=cache, progress=False)
@@ -137,13 +147,32 @@ def test_resume_from_checkpoint_gives_the_identical_result(tmp_path):
     )
 
 
-def test_partial_result_file_is_not_finished(tmp_path):
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        ('{"status": "finished", "epo', ["unreadable"]),  # truncated
+        ('{"status": "finished"}', ["lacks", "config"]),
+        ("[1, 2]", ["not a JSON object"]),
+    ],
+)
+def test_damaged_result_file_is_reported_by_name(tmp_path, content, words):
     cfg = tiny(epochs=1)
     path = tmp_path / f"{cfg.key()}.json"
-    path.write_text('{"status": "finished", "epo')  # truncated
-    result = ex.run(cfg, cache_dir=tmp_path, progress=False)
-    assert result["status"] == "finished"
-    assert json.loads(path.read_text())["key"] == cfg.key()
+    path.write_text(content)
+    with pytest.raises(ex.ResultFileError) as err:
+        ex.run(cfg, cache_dir=tmp_path, progress=False)
+    for word in [str(path), "delete", *words]:
+        assert word in str(err.value)
+    with pytest.raises(ex.ResultFileError):
+        ex.read_result(path)
+
+
+def test_another_runs_result_under_this_key_is_refused(tmp_path):
+    a, b = tiny(epochs=1), tiny(epochs=1, seed=1)
+    result = ex.run(a, progress=False)
+    (tmp_path / f"{b.key()}.json").write_text(json.dumps(result))
+    with pytest.raises(ex.ResultFileError, match="holds the run"):
+        ex.run(b, cache_dir=tmp_path, progress=False)
 
 
 def test_stop_at_accuracy_records_epochs_to_target():
@@ -183,8 +212,8 @@ def test_analog_run_resumed_from_checkpoint_is_bit_identical(tmp_path, overrides
     killed after epoch 1 and resumed gives the same bits as an uninterrupted one."""
     cfg = tiny(epochs=3, eval_modes=("lstsq", "exact"), **overrides)
     uninterrupted = ex.run(cfg, progress=False)
-    with pytest.raises(ex._StopForTest):
-        ex.run(cfg, cache_dir=tmp_path, progress=False, _stop_after_epoch=1)
+    with pytest.raises(_StopForTest):
+        ex.run(cfg, cache_dir=tmp_path, progress=False, on_epoch_end=_stop_after(1))
     resumed = ex.run(cfg, cache_dir=tmp_path, progress=False)
     assert resumed["epochs_run"] == 3 and [r["epoch"] for r in resumed["epochs"]] == [1, 2, 3]
     assert resumed["provenance"]["resumes"][0]["at_epoch"] == 1
@@ -204,6 +233,7 @@ def test_agad_multi_tile_run_with_swa_and_op_counts():
         swa_weighted_T=0.2,
         count_ops=True,
         train_subset=300,
+        eval_modes=("lstsq",),
     )
     result = ex.run(cfg, progress=False)
     assert _strip_volatile(result) == _strip_volatile(ex.run(cfg, progress=False))
@@ -217,24 +247,24 @@ def test_agad_checkpoint_restores_the_multi_tile_state(tmp_path):
     pytest.importorskip("analog_tt.presets")
     import torch
 
-    from analog_tt.readout import replica_weights
+    from analog_tt.tiles.readout import replica_weights
 
     cfg = tiny(algorithm="agad", n_tiles=2, init="init_std", lr=0.01, train_subset=300)
     torch.manual_seed(0)
-    model = ex.build_model(cfg)
-    optimizer = ex._build_optimizer(model, cfg)
-    X, y, _, _ = ex._load_dataset("spiral", 300, 300)
+    model = build_model(cfg)
+    optimizer = build_optimizer(model, cfg)
+    X, y, _, _ = load_dataset(cfg)
     for i in range(0, 300, 64):
         optimizer.zero_grad()
         torch.nn.functional.nll_loss(model(X[i : i + 64]), y[i : i + 64]).backward()
         optimizer.step()
     path = tmp_path / "state.ckpt"
-    ex._save_checkpoint(path, {"model": model.state_dict(), "optimizer": optimizer.state_dict()})
+    _save_checkpoint(path, {"model": model.state_dict(), "optimizer": optimizer.state_dict()})
     payload = torch.load(path, weights_only=False)
     torch.manual_seed(1)
-    restored = ex.build_model(cfg)
+    restored = build_model(cfg)
     restored.load_state_dict(payload["model"])
-    ex._build_optimizer(restored, cfg).load_state_dict(payload["optimizer"])
+    build_optimizer(restored, cfg).load_state_dict(payload["optimizer"])
 
     def tensors(state: dict) -> dict:
         """Every tensor of a state dict, one level into the tiles' state dicts (weights of A)."""
@@ -266,8 +296,8 @@ def test_unknown_profile_lists_the_allowed_ones(capsys):
         ex.load_profile("fast")
     for name in ("smoke", "quick", "paper"):
         assert name in str(err.value)
-    assert ex.sweep_main(["fast", "--dry-run"]) == 2
-    assert "unknown profile 'fast'" in capsys.readouterr().err
+    assert sweep_main(["fast", "--dry-run"]) == 2
+    assert "profile must be one of ('smoke', 'quick', 'paper'), got 'fast'" in capsys.readouterr().err
 
 
 def test_unknown_experiment_is_rejected():
@@ -278,8 +308,8 @@ def test_unknown_experiment_is_rejected():
 @pytest.mark.parametrize("name", ["smoke", "quick", "paper"])
 def test_profiles_expand_into_valid_configs(name):
     sweep = ex.load_profile(name)
-    assert set(sweep.experiments) == set(ex.EXPERIMENTS)
-    assert all(sweep.experiments[e] for e in ex.EXPERIMENTS)
+    assert set(sweep.experiments) == set(EXPERIMENTS)
+    assert all(sweep.experiments[e] for e in EXPERIMENTS)
 
 
 def test_paper_profile_has_the_paper_grid():
@@ -298,7 +328,7 @@ def test_where_selects_runs_and_cli_dry_run(capsys):
     sweep = ex.load_profile("paper").select(["fig2"]).where(n_tiles=[1, 8, 32], seed=[0, 1, 2])
     assert len(sweep) == 9
     argv = ["paper", "--only", "fig2", "--where", "n_tiles=1,8,32", "--where", "seed=0,1,2"]
-    assert ex.sweep_main([*argv, "--dry-run"]) == 0
+    assert sweep_main([*argv, "--dry-run"]) == 0
     assert "9 runs" in capsys.readouterr().out
     with pytest.raises(ValueError, match="unknown RunConfig field"):
         sweep.where(tiles=[1])
@@ -317,7 +347,7 @@ def test_profile_yaml_errors_name_the_file(tmp_path):
 _SWEEP_SCRIPT = textwrap.dedent(
     """
     import sys
-    from analog_tt import experiments as ex
+    import analog_tt.runs as ex
     configs = [ex.RunConfig(**{**TINY, "seed": s, "epochs": 25, "train_subset": 1500})
                for s in range(N_RUNS)]
     ex.run_sweep({"adhoc": configs}, profile="t", n_workers=1, progress=False,
@@ -353,9 +383,9 @@ def test_killed_sweep_recomputes_only_unfinished_runs(tmp_path):
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     time.sleep(0.5)
-    finished = {p.stem for p in folder.glob("*.json") if ex._is_finished(p)}
+    finished = {p.stem for p in folder.glob("*.json") if ex.is_finished(p)}
     assert 2 <= len(finished) < n_runs
-    assert all(ex._is_finished(p) for p in folder.glob("*.json"))  # no partial file counts
+    assert all(ex.is_finished(p) for p in folder.glob("*.json"))  # no partial file counts
     configs = _sweep_configs(n_runs)
     report = ex.run_sweep(
         {"adhoc": configs}, profile="t", n_workers=1, progress=False, results_root=tmp_path

@@ -265,7 +265,7 @@ def test_counts_model_equals_closed_form(variant: str, n_tiles: int) -> None:
 
 
 def test_counts_model_accepts_counter_record_layout() -> None:
-    """The raw layout of ``analog_tt.counting.collect_op_counts`` (phases at the top level)."""
+    """The raw layout of ``analog_tt.tiles.counting.collect_op_counts`` (phases at the top level)."""
     counts = hw.paper_op_counts(8, "replicated_A", 3, 10, log_reads=False, samples=640, batch=64)
     raw = {}
     for name, entry in counts.items():
@@ -407,8 +407,8 @@ def test_counts_measured_by_our_tile_agree_with_closed_form(variant: str) -> Non
     from aihwkit.nn import AnalogLinear
     from aihwkit.optim import AnalogSGD
 
-    from analog_tt.counting import collect_op_counts
     from analog_tt.presets import paper_mnist_config
+    from analog_tt.tiles.counting import collect_op_counts
 
     torch.manual_seed(0)
     n_tiles, bl, samples, batch = 4, 31, 200, 64

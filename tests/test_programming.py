@@ -10,7 +10,7 @@ import torch
 from replica_helpers import FakeMultiTileLinear, make_replicas
 from torch import nn
 
-from analog_tt.programming import (
+from analog_tt.tiles.programming import (
     initialize_replicas,
     mismatch_report,
     noise_variance,
@@ -218,7 +218,7 @@ def _analog_tt_model(n_tiles: int) -> nn.Module:
 
 
 def test_initialize_replicas_on_analog_tt_layers_records_program_ops() -> None:
-    from analog_tt.counting import collect_op_counts
+    from analog_tt.tiles.counting import collect_op_counts
 
     torch.manual_seed(6)
     model = _analog_tt_model(3)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analog_tt import readme
+from analog_tt.report import readme
 
 
 def test_readme_blocks_match_their_tables(repo_root):

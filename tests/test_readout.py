@@ -13,7 +13,7 @@ from aihwkit.simulator.presets.utils import PresetIOParameters
 from replica_helpers import FakeMultiTileLinear, make_replicas
 from torch import nn
 
-from analog_tt.readout import (
+from analog_tt.tiles.readout import (
     analog_linear_layers,
     digital_weights,
     digitize,
@@ -156,8 +156,8 @@ def test_digitize_without_analog_layers_raises() -> None:
 def test_digitize_analog_tt_layers_matches_layer_weights_and_counts_reads() -> None:
     from aihwkit.nn import AnalogSequential
 
-    from analog_tt.counting import collect_op_counts
     from analog_tt.presets import paper_mnist_config
+    from analog_tt.tiles.counting import collect_op_counts
 
     torch.manual_seed(8)
     cfg = paper_mnist_config(n_tiles=3, count_ops=True)

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from analog_tt._utils import seed_everything
+from analog_tt.core.seeding import seed_everything
 from analog_tt.scratch import (
     BatchedTikiTaka,
     SoftBoundsSGD,

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from analog_tt.stats import mean_ci95, verdict
+from analog_tt.core.stats import mean_ci95, verdict
 
 
 def test_mean_ci95_matches_hand_computation():

@@ -7,7 +7,7 @@ import torch
 from replica_helpers import FakeMultiTileLinear, make_replicas
 from torch import nn
 
-from analog_tt.swa import SWA, PerformanceWeightedSWA, performance_weights
+from analog_tt.tiles.swa import SWA, PerformanceWeightedSWA, performance_weights
 
 N = 3
 

@@ -495,7 +495,7 @@ def test_inner_tiles_hold_their_analog_context_as_a_buffer(tmp_path):
     from aihwkit.simulator.tiles.analog import AnalogTileWithoutPeriphery
     from aihwkit.simulator.tiles.base import AnalogTileStateNames
 
-    from analog_tt._utils import reseed_analog_tiles
+    from analog_tt.core.seeding import reseed_analog_tiles
 
     cfg = paper_mnist_config(n_tiles=4, variant="replicated_A")
     model = nn.Sequential(AnalogLinear(5, 3, True, cfg))
@@ -525,7 +525,7 @@ def test_inner_tiles_hold_their_analog_context_as_a_buffer(tmp_path):
 @pytest.mark.parametrize("n_tiles, batch_size", [(4, 10), (8, 8), (16, 5), (3, 64)])
 def test_batched_bound_management_count_equals_per_replica_count(n_tiles, batch_size):
     """The batched bm-round count of the forward pass equals the per-replica criterion."""
-    from analog_tt.counting import bound_management_rounds, collect_op_counts
+    from analog_tt.tiles.counting import bound_management_rounds, collect_op_counts
 
     io = IOParameters(
         out_noise=0.0,

@@ -1,0 +1,82 @@
+"""Seeds for python, numpy, torch and aihwkit's C++ tiles."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+
+from . import determinism
+from .files import stable_hash
+
+__all__ = ["derived_seed", "reseed_analog_tiles", "seed_everything"]
+
+
+def seed_everything(seed: int, *, strict: bool = False) -> np.random.Generator:
+    """Seed python, numpy, torch and aihwkit's C++ tiles; return a ``numpy.random.Generator``.
+
+    aihwkit seeds each C++ simulator tile from the wall clock when the tile is built;
+    :mod:`analog_tt.core.determinism` fixes that clock so tiles built after this call get seeds
+    set by ``seed`` and their order of construction. Build models *after* seeding.
+
+    Parameters
+    ----------
+    seed : int
+        Non-negative seed.
+    strict : bool
+        Raise instead of warning when aihwkit's tiles cannot be seeded (see
+        :func:`analog_tt.core.determinism.why_inactive`).
+    """
+    import torch
+
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    seed = int(seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if not determinism.fix_clock(seed):
+        message = "aihwkit tiles cannot be seeded, analog results will not repeat: " + (
+            determinism.why_inactive()
+        )
+        if strict:
+            raise RuntimeError(message)
+        import warnings
+
+        warnings.warn(message, RuntimeWarning, stacklevel=2)
+    return np.random.default_rng(seed)
+
+
+def derived_seed(seed: int, *tags: object) -> int:
+    """A 32-bit seed derived from ``seed`` and ``tags`` (e.g. ``("epoch", 3)``), stable across runs."""
+    return int(stable_hash([int(seed), *tags], length=8), 16)
+
+
+def reseed_analog_tiles(model, seed: int) -> int:
+    """Give every aihwkit C++ tile in ``model`` a fresh random generator seeded by ``seed``.
+
+    aihwkit keeps no random-generator state in its checkpoints, so a run resumed from a
+    checkpoint would draw different pulse noise than the uninterrupted run. Calling this at the
+    same points of both (e.g. the start of every epoch, with a seed derived from the run's seed
+    and the epoch) makes them bit-identical: each tile is rebuilt through aihwkit's own
+    ``__getstate__``/``__setstate__`` (weights, hidden parameters, learning rate and extra state
+    carried over) while the clock its generator is seeded from is fixed.
+
+    Returns
+    -------
+    int
+        How many C++ tiles were rebuilt.
+    """
+    import torch
+    from aihwkit.simulator.tiles.base import SimulatorTileWrapper
+
+    if not determinism.fix_clock(seed):
+        return 0
+    rebuilt = 0
+    for module in model.modules():
+        if isinstance(module, SimulatorTileWrapper) and not isinstance(
+            getattr(module, "tile", None), torch.nn.Module
+        ):
+            module.__setstate__(module.__getstate__())
+            rebuilt += 1
+    return rebuilt

@@ -1,0 +1,82 @@
+"""Speed-ups and Pareto fronts of the hardware model over (variant, N, BL) settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .model import Timing, paper_costs, pareto_mask
+
+__all__ = ["model_costs", "pareto_front", "speedups"]
+
+
+def model_costs(
+    n_tiles: int,
+    bl: int,
+    variant: str,
+    epochs: float,
+    timing: Timing | None = None,
+    paper_accounting: bool = True,
+) -> dict[str, Any]:
+    """Time (s) and energy (J) to train ``epochs`` epochs of the paper's MNIST network.
+
+    ``paper_accounting=True`` includes what the paper's tables charge besides training (its
+    logging reads and fixed programming costs); ``False`` charges training alone (for our
+    measured epochs, which have no paper log run).
+    """
+    c = paper_costs(
+        int(n_tiles),
+        bl,
+        variant,
+        epochs,
+        timing=timing,
+        log_reads=paper_accounting,
+        include_fixed=paper_accounting,
+    )
+    return {"time_s": c["time_s"], "energy_j": c["energy_j"], "paper_accounting": paper_accounting}
+
+
+def speedups(data, quantity: str = "time_s"):
+    """Per (variant, N): the setting (BL) with the least ``quantity``, and its speed-up.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Rows with ``variant``, ``n_tiles``, ``bl``, ``epochs_to_97``, ``time_s``, ``energy_j``;
+        must contain ``n_tiles == 1`` rows (the baseline: the fastest 1-tile setting).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``variant, n_tiles, best_bl, epochs_to_97, time_s, speedup`` (baseline time over this
+        time), ``energy_j``, ``energy_overhead`` (over the least 1-tile energy), ``baseline``.
+    """
+    import pandas as pd
+
+    one = data[data["n_tiles"] == 1]
+    if one.empty:
+        raise ValueError("speedups needs 1-tile rows (n_tiles == 1) as the baseline")
+    t1 = one.loc[one[quantity].idxmin()]
+    e1 = one["energy_j"].min()
+    out = []
+    for (variant, n), g in data.groupby(["variant", "n_tiles"]):
+        best = g.loc[g[quantity].idxmin()]
+        out.append(
+            {
+                "variant": variant,
+                "n_tiles": n,
+                "best_bl": int(best["bl"]),
+                "epochs_to_97": best["epochs_to_97"],
+                "time_s": best["time_s"],
+                "speedup": t1["time_s"] / best["time_s"],
+                "energy_j": best["energy_j"],
+                "energy_overhead": best["energy_j"] / e1,
+                "baseline": f"N=1 BL {int(t1['bl'])}: {t1['time_s']:.3g} s",
+            }
+        )
+    return pd.DataFrame(out)
+
+
+def pareto_front(data):
+    """The rows of ``data`` (``time_s``, ``energy_j``) that no other row beats in both, fastest first."""
+    d = data.reset_index(drop=True)
+    return d[pareto_mask(d["time_s"], d["energy_j"])].sort_values("time_s")

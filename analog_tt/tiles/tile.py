@@ -1,0 +1,847 @@
+"""Multi-tile Tiki-Taka tiles as aihwkit plug-ins.
+
+One logical layer is held on ``N = n_tiles`` analog weight replicas ``C_1..C_N`` that share one
+digital transfer state. Every mini-batch is cut into contiguous slices (:func:`slice_bounds`);
+replica ``i`` runs the forward and backward pass of slice ``i``. The gradient is accumulated on
+analog gradient tile(s) ``A`` and moved to the replicas by the Tiki-Taka column transfer; every
+replica receives the *same* transfer write.
+
+Algorithms (selected by the compound device of the rpu config):
+
+``TransferCompound``  -> TT-v1 (seed analysis §1.3-1.4)
+    ``A.lr = fast_lr``; one ``A`` update per batch; on a transfer, column ``k`` of ``A`` is read
+    with a one-hot input, ``omega = A e_k``, and ``C_i.update(e_k, -gain * lr * omega)`` is
+    applied to every replica with the replica learning rate set to the SGD learning rate ``lr``
+    (the paper never sets C's learning rate; ``AnalogSGD.regroup_param_groups`` sets it to ``lr``
+    there, so the applied change is ``gain * lr**2 * omega`` in both). ``gain`` is the config
+    field ``tt_v1_transfer_gain`` (the paper hard-codes 10). With ``replicated_A`` the reads of
+    all ``A_i`` are summed (an extension: the paper has no replicated TT-v1).
+``ChoppedTransferCompound`` -> TTv2 / c-TTv2, ``DynamicTransferCompound`` -> AGAD (§1.2)
+    The arithmetic of aihwkit 1.1.0's ``TransferSimulatorTile.update`` (auto-scaled ``lr_a``,
+    buffer learning rate ``lr_h``, hidden buffer ``H`` with threshold ``trunc``, chopper,
+    AGAD reference/past-mean buffers ``R``/``P``), with the write sent to every replica.
+
+Variants (config field ``variant``):
+
+``"shared_A"`` (the paper's "v1")
+    One gradient tile ``A`` updated with the whole mini-batch.
+``"replicated_A"`` (the paper's "v2")
+    ``N`` gradient tiles; ``A_i`` is updated with slice ``i``; on a transfer all ``A_i`` are read
+    and the reads are **summed** into ``H`` (AGAD keeps ``P``/``R`` per gradient tile). ``H`` and
+    the chopper stay shared.
+
+The auto-scale running maxima ``m_x``, ``m_d`` of ``lr_a = fast_lr * BL * g_A / (m_x * m_d)``
+start at 1.0 (``auto_scale_start="paper"``, what the paper's tiles do), at the first observed
+batch maxima (``"first"``, what aihwkit's C++ compound does) or at 0.0 (``"zero"``, aihwkit 1.1.0's
+python ``TorchTransferTile``). With ``"zero"`` the EMA ``m <- (1 - tau) m + tau max|x|`` with
+``tau = (1 - auto_momentum) / B`` stays tiny for thousands of batches, so ``lr_a`` is huge, every
+``A`` update fires the maximum number of pulses (slow: seconds per batch on 2 cores) and the
+gradient tile saturates.
+
+The gradient tiles start at exactly 0 (``zero_grad_tiles=True``, as aihwkit's C++ compounds
+and the paper's ``fast_weight = 0`` initialisation). aihwkit's python ``TorchTransferTile`` leaves
+them at a bare tile's uniform +-0.1 start; that offset is read and written into ``C`` like a
+gradient (sign of a random matrix, one pulse per element and transfer) and, on the paper's MNIST
+config, masks the true gradient for many epochs.
+
+Differences from aihwkit 1.1.0's ``TorchTransferTile`` (besides ``N``, the variants and the
+start options): the running maxima, counters and transfer index are registered buffers (they are
+saved by ``state_dict``); the replica learning rate is set again before every transfer write,
+because ``AnalogSGD.regroup_param_groups`` overwrites the learning rate of every analog context
+it finds, the inner tiles' included; the chopper is applied out of place (aihwkit multiplies the
+caller's input tensor in place). With ``N = 1``, ``shared_A``, ``auto_scale_start="zero"`` and
+the same gradient-tile start, the arithmetic is identical to aihwkit's (tested bit for bit with
+noise switched off).
+
+The layer-level module is :class:`MultiTileTransferTile` (an aihwkit ``TorchTransferTile``
+subclass: ``TileModule`` + ``TileWithPeriphery`` + ``SimulatorTileWrapper``). It provides the
+digital bias and the learned output scale ``alpha`` through aihwkit's periphery. Its simulator
+tile, :class:`MultiTileTransferSimulatorTile`, is reachable as ``layer.analog_module.tile``.
+"""
+
+from __future__ import annotations
+
+from copy import deepcopy
+from math import ceil
+from typing import Any
+
+import torch
+from aihwkit.exceptions import ConfigError
+from aihwkit.simulator.configs.compounds import (
+    BufferedTransferCompound,
+    ChoppedTransferCompound,
+    DynamicTransferCompound,
+    TransferCompound,
+)
+from aihwkit.simulator.configs.configs import SingleRPUConfig, UnitCellRPUConfig
+from aihwkit.simulator.parameters.enums import BoundManagementType, RPUDataType
+from aihwkit.simulator.tiles.analog import AnalogTileWithoutPeriphery
+from aihwkit.simulator.tiles.base import AnalogTileStateNames, SimulatorTile
+from aihwkit.simulator.tiles.transfer import TorchTransferTile
+from torch import Tensor, nn
+
+from ..core.validation import check_choice, check_int
+from ..core.vocabulary import AUTO_SCALE_STARTS, VARIANTS
+from .counting import bound_management_rounds, bound_management_rounds_batched, empty_record
+
+__all__ = [
+    "MultiTileTransferSimulatorTile",
+    "MultiTileTransferTile",
+    "check_tile_config",
+    "slice_bounds",
+    "tile_algorithm",
+]
+
+_AUTO_SCALE_INIT = {"paper": 1.0, "zero": 0.0, "first": 0.0}
+
+
+def slice_bounds(batch_size: int, n_tiles: int) -> list[tuple[int, int]]:
+    """Contiguous slice ``[start, stop)`` of the mini-batch handled by each replica.
+
+    Rule: replica ``i`` gets ``floor(B / N) + (1 if i < B mod N else 0)`` consecutive samples, in
+    order (the ``numpy.array_split`` rule). Slices differ in length by at most one sample; when
+    ``N > B`` the replicas ``i >= B`` get empty slices ``(B, B)`` and stay idle. The longest slice
+    is ``ceil(B / N)`` samples, as in the paper's ``p = ceil(B / N)`` chunking, and when ``N``
+    divides ``B`` both rules give identical slices.
+
+    Parameters
+    ----------
+    batch_size : int
+        Number of samples ``B`` in the mini-batch (``>= 0``).
+    n_tiles : int
+        Number of replicas ``N`` (``>= 1``).
+
+    Returns
+    -------
+    list of tuple of int
+        ``N`` pairs ``(start, stop)``; ``stop - start`` is the slice length (may be 0).
+    """
+    if n_tiles < 1:
+        raise ValueError(f"n_tiles must be >= 1, got {n_tiles}")
+    if batch_size < 0:
+        raise ValueError(f"batch_size must be >= 0, got {batch_size}")
+    base, extra = divmod(batch_size, n_tiles)
+    bounds = []
+    start = 0
+    for i in range(n_tiles):
+        stop = start + base + (1 if i < extra else 0)
+        bounds.append((start, stop))
+        start = stop
+    return bounds
+
+
+def tile_algorithm(device: Any) -> str:
+    """Name of the transfer algorithm run for a compound device: ``tt_v1``, ``ttv2`` or ``agad``."""
+    if isinstance(device, DynamicTransferCompound):
+        return "agad"
+    if isinstance(device, ChoppedTransferCompound):
+        return "ttv2"
+    if isinstance(device, TransferCompound) and not isinstance(device, BufferedTransferCompound):
+        return "tt_v1"
+    raise ConfigError(
+        "device must be a TransferCompound (TT-v1), ChoppedTransferCompound (TTv2/c-TTv2) or "
+        f"DynamicTransferCompound (AGAD); got {type(device).__name__}"
+    )
+
+
+def check_tile_config(rpu_config: Any) -> None:
+    """Validate an rpu config for :class:`MultiTileTransferTile`.
+
+    Raises
+    ------
+    ValueError
+        For a bad ``n_tiles``, ``variant`` or ``auto_scale_start`` value.
+    aihwkit.exceptions.ConfigError
+        For a compound device or option the tile cannot run. The message names the field.
+    """
+    check_int("n_tiles", getattr(rpu_config, "n_tiles", 1), 1)
+    check_choice("variant", getattr(rpu_config, "variant", "shared_A"), VARIANTS)
+    check_choice(
+        "auto_scale_start", getattr(rpu_config, "auto_scale_start", "paper"), AUTO_SCALE_STARTS
+    )
+    if not isinstance(rpu_config, UnitCellRPUConfig):
+        raise ConfigError(
+            f"rpu_config must be a UnitCellRPUConfig, got {type(rpu_config).__name__}"
+        )
+    cfg = rpu_config.device
+    algorithm = tile_algorithm(cfg)
+    if len(cfg.unit_cell_devices) != 2:
+        raise ConfigError(
+            "device.unit_cell_devices must hold exactly 2 devices (A, C), "
+            f"got {len(cfg.unit_cell_devices)}"
+        )
+    if cfg.n_reads_per_transfer != 1:
+        raise ConfigError(f"device.n_reads_per_transfer must be 1, got {cfg.n_reads_per_transfer}")
+    if not cfg.transfer_columns:
+        raise ConfigError("device.transfer_columns must be True (column-wise transfer only)")
+    if cfg.transfer_every <= 0:
+        raise ConfigError(
+            f"device.transfer_every must be > 0 (no automatic period), got {cfg.transfer_every}"
+        )
+    if cfg.units_in_mbatch and cfg.transfer_every < 1:
+        raise ConfigError(
+            "device.transfer_every < 1 with device.units_in_mbatch=True needs more than one "
+            f"transfer per batch (got {cfg.transfer_every}); only one transfer per batch is "
+            "supported"
+        )
+    if getattr(cfg, "gamma", 0.0) != 0.0 or getattr(cfg, "gamma_vec", []):
+        raise ConfigError("device.gamma must be 0: forward and backward read the replicas C only")
+    if algorithm == "tt_v1" and getattr(cfg, "random_selection", False):
+        raise ConfigError("device.random_selection is not supported (sequential columns only)")
+    if algorithm == "tt_v1" and getattr(cfg, "with_reset_prob", 0.0) != 0.0:
+        raise ConfigError("device.with_reset_prob is not supported")
+    if algorithm != "tt_v1" and getattr(cfg, "out_chop_prob", 0.0) != 0.0:
+        raise ConfigError("device.out_chop_prob is not supported (input chopper only)")
+    if algorithm == "agad":
+        if cfg.experimental_correct_accumulation:
+            raise ConfigError("device.experimental_correct_accumulation is not supported")
+        if cfg.buffer_cap != 0.0:
+            raise ConfigError(f"device.buffer_cap must be 0, got {cfg.buffer_cap}")
+    mapping = getattr(rpu_config, "mapping", None)
+    if mapping is not None and (mapping.max_input_size != 0 or mapping.max_output_size != 0):
+        raise ConfigError(
+            "mapping.max_input_size and mapping.max_output_size must be 0: one logical layer "
+            "is one (replicated) tile, tile arrays are not supported"
+        )
+
+
+class _InnerTile(AnalogTileWithoutPeriphery):
+    """``AnalogTileWithoutPeriphery`` whose analog context is a buffer, not a parameter.
+
+    The replicas ``C_i`` and gradient tiles ``A`` are driven by the multi-tile tile through their
+    C++ tiles; their own analog contexts are never used. As parameters they would make
+    ``AnalogSGD.regroup_param_groups`` create one optimiser group per inner tile (``N`` + 1 or
+    ``2 N`` per layer) that every ``AnalogSGD.step`` walks through, and ``step`` would call every
+    inner tile's ``post_update_step`` a second time (after the multi-tile tile's own call). Held
+    as a buffer, the context keeps its ``state_dict`` key (``...replicas.<i>.analog_ctx``), so
+    checkpoints are unchanged, and the saved tile class name stays
+    ``AnalogTileWithoutPeriphery`` (the class the inner rpu configs name).
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        buffers = self.__dict__.get("_buffers")
+        if name == "analog_ctx" and buffers is not None and isinstance(value, Tensor):
+            self.__dict__.get("_parameters", {}).pop(name, None)
+            self.__dict__.pop(name, None)
+            buffers[name] = value
+            return
+        super().__setattr__(name, value)
+
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        state[AnalogTileStateNames.CLASS] = AnalogTileWithoutPeriphery.__name__
+        return state
+
+
+class MultiTileTransferSimulatorTile(SimulatorTile, nn.Module):
+    """Simulator tile with ``N`` replicas ``C_i`` and shared digital transfer state.
+
+    Parameters
+    ----------
+    x_size : int
+        Input size ``in`` (no analog bias column).
+    d_size : int
+        Output size ``out``.
+    rpu_config : UnitCellRPUConfig
+        Config with a transfer compound device and the fields ``n_tiles``, ``variant``,
+        ``auto_scale_start``, ``count_ops`` and ``tt_v1_transfer_gain`` (defaults 1,
+        ``"shared_A"``, ``"paper"``, False, 10.0 when absent).
+    dtype : RPUDataType
+        Data type of the tiles.
+
+    Attributes
+    ----------
+    replicas : nn.ModuleList
+        ``N`` aihwkit ``AnalogTileWithoutPeriphery`` weight tiles ``C_i`` (device
+        ``unit_cell_devices[1]``, IO ``rpu_config.forward/backward``, update
+        ``device.transfer_update``).
+    grad_tiles : nn.ModuleList
+        Gradient tiles ``A`` (1 for ``shared_A``, ``N`` for ``replicated_A``; device
+        ``unit_cell_devices[0]``, IO ``device.transfer_forward``, update ``rpu_config.update``).
+    hidden_weight : Tensor
+        Buffer ``H`` ``[in, out]`` (TTv2/AGAD only).
+    past_mean_weight, reference_weight : Tensor
+        AGAD buffers ``P``, ``R`` ``[n_grad_tiles, in, out]``.
+    chopper : Tensor
+        Input chopper signs ``[in]``.
+    m_x, m_d : Tensor
+        Auto-scale running maxima (float64 scalars).
+    update_counter, chop_counter, transfer_idx, auto_scale_steps : Tensor
+        int64 scalar counters (samples seen, chopper sweeps, last transferred column, batches
+        that updated the running maxima).
+    """
+
+    def __init__(
+        self, x_size: int, d_size: int, rpu_config: UnitCellRPUConfig, dtype: RPUDataType
+    ) -> None:
+        nn.Module.__init__(self)
+        check_tile_config(rpu_config)
+        self.x_size = x_size
+        self.d_size = d_size
+        self.n_tiles: int = getattr(rpu_config, "n_tiles", 1)
+        self.variant: str = getattr(rpu_config, "variant", "shared_A")
+        self.auto_scale_start: str = getattr(rpu_config, "auto_scale_start", "paper")
+        self.count_ops: bool = bool(getattr(rpu_config, "count_ops", False))
+        self.tt_v1_transfer_gain: float = float(getattr(rpu_config, "tt_v1_transfer_gain", 10.0))
+        self.device_config = deepcopy(rpu_config.device)
+        self.algorithm = tile_algorithm(self.device_config)
+        self.learning_rate = 0.1
+        torch_dtype = dtype.as_torch()
+        cfg = self.device_config
+
+        grad_config = SingleRPUConfig(
+            device=deepcopy(cfg.unit_cell_devices[0]),
+            forward=deepcopy(cfg.transfer_forward),
+            backward=deepcopy(cfg.transfer_forward),
+            update=deepcopy(rpu_config.update),
+            tile_class=AnalogTileWithoutPeriphery,
+        )
+        weight_config = SingleRPUConfig(
+            device=deepcopy(cfg.unit_cell_devices[1]),
+            forward=deepcopy(rpu_config.forward),
+            backward=deepcopy(rpu_config.backward),
+            update=deepcopy(cfg.transfer_update),
+            tile_class=AnalogTileWithoutPeriphery,
+        )
+        self.weight_forward_io = deepcopy(rpu_config.forward)
+        n_grad = self.n_tiles if self.variant == "replicated_A" else 1
+        # same construction order as aihwkit's TransferSimulatorTile: gradient tile(s) first
+        self.grad_tiles = nn.ModuleList(
+            [_InnerTile(d_size, x_size, grad_config) for _ in range(n_grad)]
+        )
+        self.replicas = nn.ModuleList(
+            [_InnerTile(d_size, x_size, weight_config) for _ in range(self.n_tiles)]
+        )
+        if getattr(rpu_config, "zero_grad_tiles", True):
+            # aihwkit's C++ transfer compounds start the fast (gradient) weights at 0; a bare
+            # AnalogTileWithoutPeriphery starts uniform in +-0.1, an offset that the transfer
+            # then writes into C as if it were gradient
+            for grad_tile in self.grad_tiles:
+                grad_tile.tile.set_weights(torch.zeros(d_size, x_size, dtype=torch_dtype))
+        self.from_weight_granularity = grad_config.device.as_bindings(
+            dtype
+        ).calc_weight_granularity()
+        self.to_weight_granularity = weight_config.device.as_bindings(
+            dtype
+        ).calc_weight_granularity()
+        self.desired_bl = int(rpu_config.update.desired_bl)
+        self.transfer_bl = int(cfg.transfer_update.desired_bl)
+
+        if self.algorithm == "tt_v1":
+            self.replica_lr = None  # set to the SGD lr before every write
+        else:
+            self.replica_lr = cfg.step * self.to_weight_granularity
+            for replica in self.replicas:
+                replica.set_learning_rate(self.replica_lr)
+            self.register_buffer("hidden_weight", torch.zeros(x_size, d_size, dtype=torch_dtype))
+            if self.algorithm == "agad":
+                self.register_buffer(
+                    "past_mean_weight", torch.zeros(n_grad, x_size, d_size, dtype=torch_dtype)
+                )
+                self.register_buffer(
+                    "reference_weight", torch.zeros(n_grad, x_size, d_size, dtype=torch_dtype)
+                )
+            # auto-scale base: fast_lr * BL * g_A
+            self.lr_a_auto_scale = cfg.fast_lr * self.desired_bl * self.from_weight_granularity
+        self.register_buffer("chopper", torch.ones(x_size, dtype=torch_dtype))
+        m_init = _AUTO_SCALE_INIT[self.auto_scale_start]
+        self.register_buffer("m_x", torch.tensor(m_init, dtype=torch.float64))
+        self.register_buffer("m_d", torch.tensor(m_init, dtype=torch.float64))
+        for name in ("update_counter", "chop_counter", "transfer_idx", "auto_scale_steps"):
+            self.register_buffer(name, torch.tensor(0, dtype=torch.int64))
+        self._transfer_vecs: dict[tuple, Tensor] = {}
+        self._slices_cache: dict[int, tuple[tuple[tuple[int, int], ...], int]] = {}
+        # diffusion / decay of the inner tiles (the only work of their post_update_step)
+        self._needs_post_update = any(
+            c.device.requires_diffusion() or c.device.requires_decay()
+            for c in (grad_config, weight_config)
+        )
+        self.op_counts: dict[str, Any] = {}
+        self.reset_op_counts()
+
+    # ------------------------------------------------------------------ helpers
+    def n_grad_tiles(self) -> int:
+        """Number of gradient tiles ``A`` (1 or ``N``)."""
+        return len(self.grad_tiles)
+
+    def _slices(self, batch_size: int) -> tuple[tuple[tuple[int, int], ...], int]:
+        """Cached busy slices of a batch size and the longest slice length.
+
+        The busy slices are the non-empty ones of :func:`slice_bounds`: those of replicas
+        ``0 .. min(B, N) - 1``.
+        """
+        cached = self._slices_cache.get(batch_size)
+        if cached is None:
+            bounds = slice_bounds(batch_size, self.n_tiles)
+            busy = tuple(b for b in bounds if b[1] > b[0])
+            cached = (busy, max(stop - start for start, stop in bounds))
+            self._slices_cache[batch_size] = cached
+        return cached
+
+    def _eye_row(self, k: int, like: Tensor) -> Tensor:
+        key = (like.device, like.dtype)
+        eye = self._transfer_vecs.get(key)
+        if eye is None:
+            eye = torch.eye(self.x_size, dtype=like.dtype, device=like.device)
+            self._transfer_vecs[key] = eye
+        return eye[k]
+
+    def reset_op_counts(self) -> None:
+        """Zero the operation counters (see :mod:`analog_tt.tiles.counting` for the schema)."""
+        self.op_counts = empty_record()
+
+    def _count(self, phase: str, vectors: int, sequential: int, pulses: int = 0) -> None:
+        entry = self.op_counts[phase]
+        entry["vectors"] += int(vectors)
+        entry["sequential"] += int(sequential)
+        entry["pulses"] += int(pulses)
+
+    def _count_bound_management(
+        self, rows: Tensor, busy: tuple[tuple[int, int], ...], longest: int
+    ) -> None:
+        """Add the extra bound-management rounds of one forward pass to the counts."""
+        entry = self.op_counts["forward"]
+        io = self.weight_forward_io
+        if len(busy) == 1:
+            start, stop = busy[0]
+            weight = self.replicas[0].tile.get_weights()
+            rounds = [bound_management_rounds(weight, rows[start:stop], io)]
+        else:
+            replicas = self.replicas
+            n_busy = len(busy)
+            if all(stop - start == longest for start, stop in busy):
+                slices = rows[: n_busy * longest].reshape(n_busy, longest, self.x_size)
+            else:  # uneven slices: pad the shorter ones with zero rows
+                slices = rows.new_zeros(n_busy, longest, self.x_size)
+                for i, (start, stop) in enumerate(busy):
+                    slices[i, : stop - start] = rows[start:stop]
+            rounds = bound_management_rounds_batched(
+                lambda i: replicas[i].tile.get_weights(),
+                slices.to(self.chopper.dtype),
+                io,
+            )
+        for r, (start, stop) in zip(rounds, busy, strict=True):
+            entry["bm_rounds"] += r - 1
+            entry["bm_vectors"] += (r - 1) * (stop - start)
+
+    # ------------------------------------------------------------------ forward / backward
+    def forward(
+        self,
+        x_input: Tensor,
+        bias: bool = False,
+        in_trans: bool = False,
+        out_trans: bool = False,
+        is_test: bool = False,
+        non_blocking: bool = False,
+    ) -> Tensor:
+        """Analog forward; slice ``i`` of the (flattened) batch goes through replica ``C_i``.
+
+        Parameters
+        ----------
+        x_input : Tensor
+            ``[..., in]`` inputs; all leading dimensions are flattened into the batch.
+
+        Returns
+        -------
+        Tensor
+            ``[..., out]`` outputs, rows in input order.
+        """
+        if bias or in_trans or out_trans:
+            raise ConfigError("analog bias and transposed inputs are not supported")
+        rows = x_input.reshape(-1, self.x_size)
+        busy, longest = self._slices(rows.shape[0])
+        if self.n_tiles == 1:
+            out = self.replicas[0].tile.forward(rows, False, False, False, is_test, non_blocking)
+        else:
+            # zip stops after the busy replicas: idle ones (N > B) are not visited
+            parts = [
+                replica.tile.forward(rows[start:stop], False, False, False, is_test, non_blocking)
+                for replica, (start, stop) in zip(self.replicas, busy, strict=False)
+            ]
+            out = torch.cat(parts, dim=0)
+        if self.count_ops and not is_test:
+            self._count("forward", rows.shape[0], longest)
+            if self.weight_forward_io.bound_management != BoundManagementType.NONE:
+                self._count_bound_management(rows, busy, longest)
+        return out.reshape(*x_input.shape[:-1], self.d_size)
+
+    def backward(
+        self,
+        d_input: Tensor,
+        bias: bool = False,
+        in_trans: bool = False,
+        out_trans: bool = False,
+        non_blocking: bool = False,
+    ) -> Tensor:
+        """Analog backward (transposed MVM); slice ``i`` goes through replica ``C_i``.
+
+        Parameters
+        ----------
+        d_input : Tensor
+            ``[..., out]`` errors.
+
+        Returns
+        -------
+        Tensor
+            ``[..., in]`` back-propagated errors.
+        """
+        if bias or in_trans or out_trans:
+            raise ConfigError("analog bias and transposed inputs are not supported")
+        rows = d_input.reshape(-1, self.d_size)
+        busy, longest = self._slices(rows.shape[0])
+        if self.n_tiles == 1:
+            out = self.replicas[0].tile.backward(rows, False, False, False, non_blocking)
+        else:
+            parts = [
+                replica.tile.backward(rows[start:stop], False, False, False, non_blocking)
+                for replica, (start, stop) in zip(self.replicas, busy, strict=False)
+            ]
+            out = torch.cat(parts, dim=0)
+        if self.count_ops:
+            self._count("backward", rows.shape[0], longest)
+        return out.reshape(*d_input.shape[:-1], self.x_size)
+
+    # ------------------------------------------------------------------ update
+    def update(
+        self,
+        x_input: Tensor,
+        d_input: Tensor,
+        bias: bool = False,
+        in_trans: bool = False,
+        out_trans: bool = False,
+        non_blocking: bool = False,
+    ) -> None:
+        """One mini-batch update: gradient accumulation on ``A`` and at most one transfer.
+
+        Parameters
+        ----------
+        x_input : Tensor
+            ``[..., in]`` forward inputs of the batch.
+        d_input : Tensor
+            ``[..., out]`` output errors of the batch (``dL/dy``).
+        """
+        if bias or in_trans or out_trans:
+            raise ConfigError("analog bias and transposed inputs are not supported")
+        x_rows = x_input.reshape(-1, self.x_size)
+        d_rows = d_input.reshape(-1, self.d_size)
+        m_batch = x_rows.shape[0]
+        cfg = self.device_config
+
+        transfer_every = cfg.transfer_every * (m_batch if cfg.units_in_mbatch else 1)
+        transfer_every = int(ceil(transfer_every))
+
+        if self.algorithm == "tt_v1":
+            lr_a = cfg.fast_lr
+        elif cfg.auto_scale:
+            lr_a = self._auto_scaled_lr(x_rows, d_rows, m_batch)
+        else:
+            lr_a = cfg.fast_lr
+        if self.algorithm != "tt_v1":
+            x_rows = x_rows * self.chopper
+
+        if self.variant == "shared_A":
+            grad_cpp = self.grad_tiles[0].tile
+            grad_cpp.set_learning_rate(lr_a)
+            grad_cpp.update(x_rows, d_rows, False, False, False, non_blocking)
+            sequential = m_batch
+        else:
+            busy, sequential = self._slices(m_batch)
+            for grad_tile in self.grad_tiles:
+                grad_tile.tile.set_learning_rate(lr_a)
+            for grad_tile, (start, stop) in zip(self.grad_tiles, busy, strict=False):
+                grad_tile.tile.update(
+                    x_rows[start:stop], d_rows[start:stop], False, False, False, non_blocking
+                )
+        if self.count_ops:
+            self._count("update_A", m_batch, sequential, m_batch * self.desired_bl)
+            self.op_counts["batches"] += 1
+            self.op_counts["samples"] += m_batch
+
+        self.update_counter += m_batch
+        rest_count = ((int(self.update_counter) - m_batch) % transfer_every) + m_batch
+        if rest_count >= transfer_every:
+            if rest_count >= 2 * transfer_every:
+                raise ConfigError(
+                    "this batch needs more than one transfer (device.transfer_every="
+                    f"{cfg.transfer_every}, device.units_in_mbatch={cfg.units_in_mbatch}, "
+                    f"batch {m_batch}); only one transfer per batch is supported: use "
+                    "units_in_mbatch=True with transfer_every >= 1"
+                )
+            if self.algorithm == "tt_v1":
+                self._transfer_tt_v1(x_rows, non_blocking)
+            else:
+                self._transfer_chopped(x_rows, lr_a, transfer_every, non_blocking)
+
+    def _auto_scaled_lr(self, x_rows: Tensor, d_rows: Tensor, m_batch: int) -> float:
+        cfg = self.device_config
+        lr_a = self.lr_a_auto_scale
+        tau = (1.0 - cfg.auto_momentum) / m_batch
+        m_x_obs = x_rows.abs().max().item()
+        m_d_obs = d_rows.abs().max().item()
+        if self.auto_scale_start == "first" and int(self.auto_scale_steps) == 0:
+            m_x, m_d = m_x_obs, m_d_obs
+        else:
+            # python floats (float64) in the same order as aihwkit's TransferSimulatorTile
+            m_x = (1 - tau) * self.m_x.item() + tau * m_x_obs
+            m_d = (1 - tau) * self.m_d.item() + tau * m_d_obs
+        self.m_x.fill_(m_x)
+        self.m_d.fill_(m_d)
+        self.auto_scale_steps += 1
+        if m_x > 0.0 and m_d > 0.0:
+            lr_a /= m_x * m_d
+        return lr_a
+
+    def _read_columns(self, k: int, like: Tensor, non_blocking: bool) -> Tensor:
+        """Read column ``k`` of every gradient tile: ``[n_grad, out]``."""
+        e_k = self._eye_row(k, like)
+        grad_tiles = self.grad_tiles
+        if self.count_ops:
+            self._count("transfer_read", len(grad_tiles), 1)
+        if len(grad_tiles) == 1:
+            return grad_tiles[0].tile.forward(e_k, False, False, False, False, non_blocking)[None]
+        return torch.stack(
+            [
+                grad_tile.tile.forward(e_k, False, False, False, False, non_blocking)
+                for grad_tile in grad_tiles
+            ],
+            dim=0,
+        )
+
+    def _write_columns(self, k: int, write_values: Tensor, like: Tensor, lr: float, nb: bool):
+        e_k = self._eye_row(k, like)
+        for replica in self.replicas:
+            # re-set every time: the replica lr may have been changed from outside (e.g. by
+            # AnalogSGD.regroup_param_groups on checkpoints of tiles that held their analog
+            # context as a parameter)
+            cpp = replica.tile
+            cpp.set_learning_rate(lr)
+            cpp.update(e_k, write_values, False, False, False, nb)
+        if self.count_ops:
+            self._count("transfer_write", self.n_tiles, 1, self.n_tiles * self.transfer_bl)
+
+    def _transfer_tt_v1(self, like: Tensor, non_blocking: bool) -> None:
+        k = (int(self.transfer_idx) + 1) % self.x_size
+        self.transfer_idx.fill_(k)
+        omega = self._read_columns(k, like, non_blocking).sum(dim=0)
+        write_values = -self.learning_rate * self.tt_v1_transfer_gain * omega
+        self._write_columns(k, write_values, like, self.learning_rate, non_blocking)
+
+    def _transfer_chopped(
+        self, like: Tensor, lr_a: float, transfer_every: int, non_blocking: bool
+    ) -> None:
+        cfg = self.device_config
+        buffer_granularity = cfg.buffer_granularity if cfg.buffer_granularity > 0.0 else 1.0
+        if cfg.auto_granularity > 0.0:
+            period = self.x_size * transfer_every
+            buffer_granularity *= self.from_weight_granularity * cfg.auto_granularity / period
+        else:
+            buffer_granularity *= self.from_weight_granularity
+        if cfg.correct_gradient_magnitudes:
+            buffer_granularity *= self.to_weight_granularity / self.from_weight_granularity
+            lr_h = self.learning_rate / lr_a / buffer_granularity
+        else:
+            lr_h = self.learning_rate / buffer_granularity
+        chop_period = int(round(1.0 / cfg.in_chop_prob)) if cfg.in_chop_prob > 0 else 1
+
+        k = (int(self.transfer_idx) + 1) % self.x_size
+        self.transfer_idx.fill_(k)
+        omega = self._read_columns(k, like, non_blocking)  # [n_grad, out]
+
+        chopper = self.chopper
+        hidden_k = self.hidden_weight[k]  # a view: in-place ops write into H
+        if self.algorithm == "agad":
+            beta = min(cfg.tail_weightening / chop_period, 1)
+            past_mean = self.past_mean_weight
+            hidden_k += lr_h * chopper[k] * (omega - self.reference_weight[:, k]).sum(dim=0)
+            past_mean[:, k] = (1 - beta) * past_mean[:, k] + beta * omega
+        else:
+            hidden_k += lr_h * chopper[k] * omega.sum(dim=0)
+
+        write_values = -torch.trunc(hidden_k)
+        if cfg.forget_buffer:
+            hidden_k[write_values != 0] = cfg.momentum
+        else:
+            hidden_k += write_values * (1 - cfg.momentum)
+
+        switch_chopper = False
+        if cfg.in_chop_prob:
+            if cfg.in_chop_random:
+                switch_chopper = torch.rand(1).item() < cfg.in_chop_prob
+            else:
+                if k == 0:
+                    self.chop_counter.fill_((int(self.chop_counter) + 1) % chop_period)
+                switch_chopper = int(self.chop_counter) == 0
+        if switch_chopper:
+            chopper[k] = -chopper[k]
+
+        if write_values.any():  # (NaN counts as non-zero, as in abs().sum() != 0)
+            self._write_columns(k, write_values, like, self.replica_lr, non_blocking)
+
+        if self.algorithm == "agad" and switch_chopper:
+            self.reference_weight[:, k] = self.past_mean_weight[:, k]
+
+    # ------------------------------------------------------------------ weights
+    def get_replica_weights(self) -> Tensor:
+        """Exact weights of every replica, ``[N, out, in]`` (CPU copy, no output scale)."""
+        return torch.stack([replica.tile.get_weights() for replica in self.replicas], dim=0)
+
+    def set_replica_weights(self, weights: Tensor) -> None:
+        """Set replica weights from ``[N, out, in]`` or broadcast an ``[out, in]`` matrix."""
+        weights = torch.as_tensor(weights)
+        if weights.dim() == 2:
+            weights = weights.expand(self.n_tiles, *weights.shape)
+        if tuple(weights.shape) != (self.n_tiles, self.d_size, self.x_size):
+            raise ValueError(
+                f"weights must have shape [{self.n_tiles}, {self.d_size}, {self.x_size}] or "
+                f"[{self.d_size}, {self.x_size}], got {list(weights.shape)}"
+            )
+        for replica, weight in zip(self.replicas, weights, strict=True):
+            replica.tile.set_weights(weight.to(dtype=replica.get_dtype()).clone().contiguous())
+
+    def get_weights(self) -> Tensor:
+        """Replica-averaged exact weights ``[out, in]`` (replica 0 itself when ``N = 1``)."""
+        if self.n_tiles == 1:
+            return self.replicas[0].tile.get_weights()
+        return self.get_replica_weights().mean(dim=0)
+
+    def set_weights(self, weight: Tensor) -> None:
+        """Set all replicas (2-D weight: the same matrix everywhere; 3-D: one per replica)."""
+        self.set_replica_weights(weight)
+
+    def get_x_size(self) -> int:
+        return self.x_size
+
+    def get_d_size(self) -> int:
+        return self.d_size
+
+    def get_brief_info(self) -> str:
+        return (
+            f"{self.__class__.__name__}(in={self.x_size}, out={self.d_size}, "
+            f"n_tiles={self.n_tiles}, variant={self.variant}, algorithm={self.algorithm})"
+        )
+
+    def get_learning_rate(self) -> float | None:
+        return self.learning_rate
+
+    def set_learning_rate(self, learning_rate: float | None) -> None:
+        if learning_rate is not None:
+            self.learning_rate = learning_rate
+
+    def get_hidden_parameters(self) -> Tensor:
+        """Hidden device parameters of all gradient tiles then all replicas, stacked."""
+        tiles = list(self.grad_tiles) + list(self.replicas)
+        return torch.cat([t.tile.get_hidden_parameters() for t in tiles], dim=0)
+
+    def get_hidden_parameter_names(self) -> list[str]:
+        names = []
+        for prefix, tiles in (("grad", self.grad_tiles), ("replica", self.replicas)):
+            for i, t in enumerate(tiles):
+                names += [f"{n}_{prefix}{i}" for n in t.tile.get_hidden_parameter_names()]
+        return names
+
+    def set_hidden_parameters(self, params: Tensor) -> None:
+        offset = 0
+        for t in list(self.grad_tiles) + list(self.replicas):
+            n = len(t.tile.get_hidden_parameter_names())
+            t.tile.set_hidden_parameters(params[offset : offset + n])
+            offset += n
+
+    def post_update_step(self) -> None:
+        """Diffusion / decay of every inner tile (nothing to do when their devices have none)."""
+        if not getattr(self, "_needs_post_update", True):
+            return
+        for t in list(self.grad_tiles) + list(self.replicas):
+            t.post_update_step()
+
+    def dump_extra(self) -> dict | None:
+        return None
+
+    def load_extra(self, extra: dict, strict: bool = False) -> None:
+        return None
+
+    def set_weights_uniform_random(self, bmin: float, bmax: float) -> None:
+        for replica in self.replicas:
+            replica.tile.set_weights_uniform_random(bmin, bmax)
+
+    def get_meta_parameters(self) -> Any:
+        return self.replicas[0].tile.get_meta_parameters()
+
+
+class MultiTileTransferTile(TorchTransferTile):
+    """Layer-level tile: ``N`` replicated Tiki-Taka tiles behind aihwkit's digital periphery.
+
+    Select it with ``rpu_config.tile_class = MultiTileTransferTile`` (the default of
+    :class:`analog_tt.config.MultiTileRPUConfig`); then ``aihwkit.nn.AnalogLinear`` and
+    ``aihwkit.optim.AnalogSGD`` use it unchanged. The digital bias (``mapping.digital_bias``) and
+    the learned output scale (``mapping.learn_out_scaling``) come from aihwkit's
+    ``TileWithPeriphery``; ``layer.get_weights()`` returns the replica-averaged weights times the
+    scales and the digital bias.
+
+    Parameters
+    ----------
+    out_size, in_size : int
+        Layer output / input sizes.
+    rpu_config : UnitCellRPUConfig
+        See :func:`check_tile_config`.
+    bias : bool
+        Whether the layer has a bias; it must be digital (``mapping.digital_bias=True``).
+    """
+
+    def __init__(
+        self,
+        out_size: int,
+        in_size: int,
+        rpu_config: Any,
+        bias: bool = False,
+        in_trans: bool = False,
+        out_trans: bool = False,
+    ) -> None:
+        if in_trans or out_trans:
+            raise ConfigError("in_trans/out_trans are not supported")
+        super().__init__(out_size, in_size, rpu_config, bias, in_trans, out_trans)
+        if self.analog_bias:
+            raise ConfigError(
+                "mapping.digital_bias must be True: an analog bias column is not supported"
+            )
+
+    def _create_simulator_tile(
+        self, x_size: int, d_size: int, rpu_config: Any
+    ) -> MultiTileTransferSimulatorTile:
+        return MultiTileTransferSimulatorTile(x_size, d_size, rpu_config, self.get_data_type())
+
+    @property
+    def n_tiles(self) -> int:
+        """Number of weight replicas ``N``."""
+        return self.tile.n_tiles
+
+    @torch.no_grad()
+    def get_replica_weights(self) -> Tensor:
+        """Exact analog weights of every replica, ``[N, out, in]``, *without* output scales.
+
+        The digital weights of replica ``i`` are ``get_replica_weights()[i] * get_out_scale()``
+        (see :meth:`get_out_scale`).
+        """
+        return self.tile.get_replica_weights()
+
+    @torch.no_grad()
+    def get_out_scale(self) -> Tensor:
+        """Digital output scale as a 1-D tensor (``[1]`` scalar or ``[out]`` columnwise).
+
+        This is aihwkit's ``TileWithPeriphery.get_scales()``: the learned ``out_scaling_alpha``
+        (``get_learned_out_scales()``) times the mapping scales; ones when neither exists.
+        """
+        scales = self.get_scales()
+        if scales is None:
+            return torch.ones(1, dtype=self.get_dtype())
+        return scales.detach().cpu().clone().view(-1)
+
+    @torch.no_grad()
+    def get_digital_bias(self) -> Tensor | None:
+        """The digital bias ``[out]`` (the periphery's ``bias`` parameter), or None."""
+        if not self.digital_bias:
+            return None
+        return self.bias.detach().cpu().clone()
+
+    def reset_op_counts(self) -> None:
+        """Zero the operation counters of this layer."""
+        self.tile.reset_op_counts()

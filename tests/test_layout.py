@@ -1,0 +1,123 @@
+"""The package's layers: no import cycle between modules, no layer importing one above it, and
+no test or notebook importing a private module."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from pathlib import Path
+
+import analog_tt
+
+PACKAGE = Path(analog_tt.__file__).resolve().parent
+ROOT = PACKAGE.parent
+#: bottom-up; a module may import its own layer and those before it
+LAYERS = ["core", "paper", "tiles", "scratch", "hardware", "data", "runs", "report", "top"]
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(PACKAGE.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def _imports(path: Path) -> set[str]:
+    """analog_tt modules imported by ``path`` (absolute and relative, at any depth)."""
+    tree = ast.parse(path.read_text())
+    name = _module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("analog_tt")}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            if mod.startswith("analog_tt"):
+                found.add(mod)
+                found |= {f"{mod}.{a.name}" for a in node.names}
+    return found
+
+
+def _graph() -> dict[str, set[str]]:
+    modules = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    graph = {}
+    for name, path in modules.items():
+        graph[name] = {m for m in _imports(path) if m in modules and m != name}
+    return graph
+
+
+def _layer(module: str) -> str:
+    parts = module.split(".")
+    if len(parts) == 1:
+        return "top"
+    head = parts[1]
+    return head if head in LAYERS else "top"
+
+
+def test_no_import_cycle():
+    graph = _graph()
+    # lazy re-exports of the package root are not part of the layering
+    graph = {m: {d for d in deps if d != "analog_tt"} for m, deps in graph.items()}
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for dep in sorted(graph[node]):
+            if state.get(dep) == 1:
+                cycle = stack[stack.index(dep) :] + [dep]
+                raise AssertionError("import cycle: " + " -> ".join(cycle))
+            if dep not in state:
+                visit(dep)
+        stack.pop()
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node)
+
+
+def test_no_layer_imports_a_layer_above_it():
+    bad = []
+    for module, deps in _graph().items():
+        own = LAYERS.index(_layer(module))
+        for dep in deps:
+            if dep == "analog_tt":
+                continue
+            if LAYERS.index(_layer(dep)) > own:
+                bad.append(f"{module} imports {dep}")
+    assert not bad, "\n".join(sorted(bad))
+
+
+def test_no_module_over_the_size_limit_without_a_reason():
+    # modules that are long but do one job (checked by hand): the tile, the hardware model
+    allowed = {"tiles/tile.py", "hardware/model.py", "tiles/programming.py", "scratch/tiki_taka.py"}
+    long = [
+        str(p.relative_to(PACKAGE))
+        for p in PACKAGE.rglob("*.py")
+        if len(p.read_text().splitlines()) > 520 and str(p.relative_to(PACKAGE)) not in allowed
+    ]
+    assert not long, long
+
+
+_PRIVATE = re.compile(r"\banalog_tt(?:\.\w+)*\._[a-z]\w*\b")
+
+
+def test_tests_and_notebooks_import_no_private_module():
+    offenders = []
+    for path in sorted((ROOT / "tests").glob("*.py")):
+        offenders += [f"{path.name}: {m}" for m in _PRIVATE.findall(path.read_text())]
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        for cell in json.loads(path.read_text())["cells"]:
+            if cell["cell_type"] == "code":
+                src = "".join(cell["source"])
+                offenders += [f"{path.name}: {m}" for m in _PRIVATE.findall(src)]
+    assert not offenders, offenders
