@@ -42,9 +42,9 @@ def _configs(n_runs: int, epochs: int) -> list[RunConfig]:
 
 
 def _warm_up() -> None:
-    from analog_tt import experiments
+    from analog_tt.runs.models import load_dataset
 
-    experiments._load_dataset("mnist", 12800, 1000)
+    load_dataset(RunConfig(train_subset=12800, test_subset=1000))
 
 
 def measure(n_workers: int, n_runs: int, epochs: int) -> tuple[float, float]:

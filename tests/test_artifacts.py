@@ -15,7 +15,9 @@ from analog_tt.report import artifacts, pipeline  # noqa: E402
 
 
 def test_unknown_profile_names_allowed_values():
-    with pytest.raises(ValueError, match=r"profile must be one of \('smoke', 'quick', 'paper'\), got 'fast'"):
+    with pytest.raises(
+        ValueError, match=r"profile must be one of \('smoke', 'quick', 'paper'\), got 'fast'"
+    ):
         artifacts.check_profile("fast")
 
 
@@ -62,4 +64,6 @@ def test_manifest_attributes_outputs_to_notebooks(tmp_path):
 def test_reproduce_rejects_unknown_profile(capsys):
     with pytest.raises(SystemExit):
         pipeline.main(["--profile", "nope"])
-    assert "profile must be one of ('smoke', 'quick', 'paper'), got 'nope'" in capsys.readouterr().err
+    assert (
+        "profile must be one of ('smoke', 'quick', 'paper'), got 'nope'" in capsys.readouterr().err
+    )

@@ -31,6 +31,7 @@ def _stop_after(k: int):
 
     return hook
 
+
 # A run of ~0.3 s: floating-point SGD on the spiral (bit-reproducible).
 TINY = {
     "dataset": "spiral",
@@ -297,7 +298,9 @@ def test_unknown_profile_lists_the_allowed_ones(capsys):
     for name in ("smoke", "quick", "paper"):
         assert name in str(err.value)
     assert sweep_main(["fast", "--dry-run"]) == 2
-    assert "profile must be one of ('smoke', 'quick', 'paper'), got 'fast'" in capsys.readouterr().err
+    assert (
+        "profile must be one of ('smoke', 'quick', 'paper'), got 'fast'" in capsys.readouterr().err
+    )
 
 
 def test_unknown_experiment_is_rejected():

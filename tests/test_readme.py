@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from analog_tt.core.paths import REPO_ROOT
 from analog_tt.report import readme
 
 
@@ -49,3 +50,26 @@ def test_json_records_nested_and_object_form(tmp_path):
         assert readme.render(spec, tmp_path).splitlines()[-1] == "| 9 |"
     with pytest.raises(ValueError, match="records"):
         readme.render(readme.BlockSpec.parse(" bad.json "), tmp_path)
+
+
+def test_readme_tile_snippet_runs():
+    """The README's first Python example (the multi-tile tile) runs as written."""
+    import re
+
+    text = (REPO_ROOT / "README.md").read_text()
+    section = text[text.index("## The multi-tile tile") :]
+    snippet = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    namespace: dict = {}
+    exec(compile(snippet, "README.md", "exec"), namespace)  # noqa: S102 - our own README
+    layer = namespace["layer"]
+    assert layer.analog_module.tile.n_tiles == 8
+
+
+def test_public_names_are_at_the_top():
+    import analog_tt
+
+    assert callable(analog_tt.seed_everything)
+    assert analog_tt.MultiTileRPUConfig.__name__ == "MultiTileRPUConfig"
+    assert analog_tt.RunConfig().key() == analog_tt.runs.RunConfig().key()
+    for name in analog_tt.__all__:
+        assert getattr(analog_tt, name) is not None

@@ -53,12 +53,14 @@ def check_number(
         v = float(value)
         ok = (v > low if low_open else v >= low) and v <= high
     if not ok:
-        bracket = "(" if low_open or low == -math.inf else "["
-        close = ")" if high == math.inf else "]"
+        if high == math.inf:
+            allowed = f"> {low:g}" if low_open else f">= {low:g}"
+            allowed = "" if low == -math.inf else " " + allowed
+        else:
+            bracket = "(" if low_open or low == -math.inf else "["
+            allowed = f" in {bracket}{low:g}, {high:g}]"
         extra = " or None" if allow_none else ""
-        raise ValueError(
-            f"{name} must be a finite number in {bracket}{low}, {high}{close}{extra}, got {value!r}"
-        )
+        raise ValueError(f"{name} must be a finite number{allowed}{extra}, got {value!r}")
     return float(value)
 
 

@@ -79,6 +79,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from ..core.validation import check_choice
 from ..core.vocabulary import PHASES, VARIANTS
 
 __all__ = [
@@ -326,9 +327,11 @@ class FixedCosts:
 
 
 def _check_variant(variant: str) -> str:
-    if variant not in VARIANTS:
-        raise ValueError(f"variant must be one of {', '.join(VARIANTS)}; got {variant!r}")
-    return variant
+    return check_choice("variant", variant, VARIANTS)
+
+
+# The two checks below accept integral floats (the paper's tables store counts as floats) and
+# phrase the allowed values per argument; everything else uses analog_tt.core.validation.
 
 
 def _check_int(name: str, value: Any, minimum: int, allowed: str) -> int:

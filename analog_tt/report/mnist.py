@@ -58,7 +58,9 @@ def fig2_table(profile: str, results_root: Path, ref: dict[str, Any]):
     df = first_mode(df[df["metric"].isin(["tile_avg", "swa"])])
     t = summarize(df, ["variant", "n_tiles", "metric", "eval_mode", "epochs"])
     t.insert(0, "profile", profile)
-    t["paper_mean"] = [_paper_fig2(ref, m, n) for m, n in zip(t["metric"], t["n_tiles"], strict=True)]
+    t["paper_mean"] = [
+        _paper_fig2(ref, m, n) for m, n in zip(t["metric"], t["n_tiles"], strict=True)
+    ]
     t["verdict"] = [paper_verdict(r.mean, r.ci95, r.n_seeds, r.paper_mean) for r in t.itertuples()]
     return t.drop(columns="n_missing")
 
@@ -83,9 +85,7 @@ def plot_fig2(table, profile: str):
     top = (
         min(
             1.0,
-            float(
-                pd.concat([table["mean"] + table["ci95"].fillna(0), table["paper_mean"]]).max()
-            )
+            float(pd.concat([table["mean"] + table["ci95"].fillna(0), table["paper_mean"]]).max())
             + 0.01,
         )
         if len(table)
@@ -126,8 +126,14 @@ def plot_fig2(table, profile: str):
                     )
         else:
             ax.errorbar(
-                xs, sub["mean"], yerr=sub["ci95"].fillna(0), fmt=marker, color=color, capsize=3,
-                ms=6, label=label,
+                xs,
+                sub["mean"],
+                yerr=sub["ci95"].fillna(0),
+                fmt=marker,
+                color=color,
+                capsize=3,
+                ms=6,
+                label=label,
             )
     base = table[(table["n_tiles"] == 1) & (table["metric"] == "tile_avg")]["mean"]
     if len(base):

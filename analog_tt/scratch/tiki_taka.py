@@ -49,7 +49,6 @@ SpiralNet, train_classifier
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -57,6 +56,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.func import functional_call
+
+from ..core.validation import check_int, check_number
 
 __all__ = [
     "BatchedTikiTaka",
@@ -78,20 +79,11 @@ __all__ = [
 
 
 def _check_nonneg(name: str, value: float) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a real number, got {value!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
-    return value
+    return check_number(name, value, 0.0)
 
 
 def _check_pos(name: str, value: float) -> float:
-    value = _check_nonneg(name, value)
-    if value == 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-    return value
+    return check_number(name, value, 0.0, low_open=True)
 
 
 def soft_bounds_update(w: Tensor | np.ndarray | float, delta: Any, wd: float) -> Any:
@@ -672,9 +664,7 @@ GradFn = Callable[[float, int], float]
 
 
 def _check_steps(steps: int) -> int:
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"steps must be an int >= 1, got {steps!r}")
-    return int(steps)
+    return check_int("steps", steps, 1)
 
 
 def one_weight_tiki_taka(
@@ -791,8 +781,15 @@ def spiral_summary(
     seed_everything(seed)
     model = SpiralNet()
     h = train_classifier(
-        model, make_optimizer, x, y, epochs=epochs, batch_size=batch_size, seed=seed,
-        x_test=x_heldout, y_test=y_heldout,
+        model,
+        make_optimizer,
+        x,
+        y,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        x_test=x_heldout,
+        y_test=y_heldout,
     )
     with torch.no_grad():
         dead = float((torch.relu(model.l1(x)).amax(0) == 0).float().mean())

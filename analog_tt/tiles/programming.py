@@ -33,6 +33,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
+from ..core.validation import check_int, check_number
 from ..core.vocabulary import REPLICA_INIT_MODES
 from .layers import (
     find_multi_tile_layers,
@@ -285,17 +286,11 @@ def _ew_var_loop(
 
 
 def _check_nonneg_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name} must be a non-negative int, got {value!r}")
-    return value
+    return check_int(name, value, 0)
 
 
 def _check_positive(name: str, value: Any, allow_zero: bool = False) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < 0 or (value == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
-    return float(value)
+    return check_number(name, value, 0.0, low_open=not allow_zero)
 
 
 @torch.no_grad()

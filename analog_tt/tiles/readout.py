@@ -36,6 +36,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
+from ..core.validation import check_choice, check_int
 from ..core.vocabulary import READ_MODES
 from .layers import find_replicas, randn, record_layer_ops, sim_tile, tile_device
 
@@ -51,14 +52,11 @@ __all__ = [
 
 
 def _check_mode(mode: str) -> None:
-    if mode not in READ_MODES:
-        raise ValueError(f"mode must be one of {READ_MODES}, got {mode!r}")
+    check_choice("mode", mode, READ_MODES)
 
 
 def _check_over_sampling(over_sampling: Any) -> int:
-    if isinstance(over_sampling, bool) or not isinstance(over_sampling, int) or over_sampling < 1:
-        raise ValueError(f"over_sampling must be an int >= 1, got {over_sampling!r}")
-    return over_sampling
+    return check_int("over_sampling", over_sampling, 1)
 
 
 def _lstsq_weights(x: Tensor, y: Tensor) -> Tensor:
