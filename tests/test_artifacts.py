@@ -67,3 +67,23 @@ def test_reproduce_rejects_unknown_profile(capsys):
     assert (
         "profile must be one of ('smoke', 'quick', 'paper'), got 'nope'" in capsys.readouterr().err
     )
+
+
+def test_each_profile_writes_only_its_own_figures():
+    from analog_tt.core.paths import REPO_ROOT
+
+    assert pipeline.figures_dir("quick") == REPO_ROOT / "figures"
+    assert pipeline.figures_dir("paper") == REPO_ROOT / "figures" / "paper"
+    assert pipeline.figures_dir("smoke") == REPO_ROOT / "build" / "smoke" / "figures"
+
+
+def test_reproduce_rejects_bad_arguments_before_any_work(capsys):
+    import pytest as _pytest
+
+    for argv, words in (
+        (["--profile", "quick", "--param", "bad"], "--param needs KEY=VALUE"),
+        (["--profile", "quick", "--skip-sweeps", "--only", "99"], "matches no notebook"),
+    ):
+        with _pytest.raises(SystemExit):
+            pipeline.main(argv)
+        assert words in capsys.readouterr().err

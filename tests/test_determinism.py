@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
+import textwrap
+
+import pytest
 
 SCRIPT = r"""
 import sys
@@ -125,3 +130,78 @@ def test_multi_tile_checkpoint_resume_is_bit_identical_with_noise_on():
     reseed_analog_tiles(resumed, 7)
     _train_steps(resumed, 6, x, target)
     assert torch.equal(resumed.analog_module.get_replica_weights(), uninterrupted)
+
+
+@pytest.mark.parametrize(("first", "expected"), [("aihwkit", False), ("analog_tt", True)])
+def test_import_order_is_detected_and_reported(first, expected):
+    """aihwkit imported before analog_tt (no LD_PRELOAD): its tiles keep the real clock, and
+    determinism.active(), seed_everything's warning and a run's provenance say so."""
+    imports = (
+        "from aihwkit.nn import AnalogLinear\nimport analog_tt\n"
+        if first == "aihwkit"
+        else "import analog_tt\nfrom aihwkit.nn import AnalogLinear\n"
+    )
+    code = imports + textwrap.dedent(
+        """
+        import json, warnings
+        from analog_tt.core import determinism
+        from analog_tt.runs import RunConfig, run
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = run(RunConfig(dataset="spiral", network="2-8-3-relu-x25", algorithm="analog_sgd",
+                                   n_per_class=10, epochs=1, batch_size=10), progress=False)
+        print(json.dumps({"active": determinism.active(),
+                          "provenance": result["provenance"]["bitwise_reproducible"],
+                          "warned": any("cannot be seeded" in str(w.message) for w in caught)}))
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    ).stdout
+    report = json.loads(out.strip().splitlines()[-1])
+    assert report == {"active": expected, "provenance": expected, "warned": not expected}
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "spiral"])
+def test_rebuilding_tiles_keeps_every_hidden_parameter(dataset):
+    """Reseeding rebuilds aihwkit's C++ tiles through __setstate__, which rewrites the fast weights
+    of a TransferCompound (TT-v1) when it sets the weights; the rebuild and a checkpoint load
+    (with restore_hidden_parameters) must keep the whole state."""
+    import torch
+    from aihwkit.simulator.tiles.base import SimulatorTileWrapper
+
+    from analog_tt.core.seeding import (
+        reseed_analog_tiles,
+        restore_hidden_parameters,
+        seed_everything,
+    )
+    from analog_tt.runs import RunConfig
+    from analog_tt.runs.models import build_model, build_optimizer, load_dataset
+
+    def state(model):
+        return [
+            (m.tile.get_weights().clone(), m.tile.get_hidden_parameters().clone())
+            for m in model.modules()
+            if isinstance(m, SimulatorTileWrapper) and not isinstance(m.tile, torch.nn.Module)
+        ]
+
+    extra = {"network": "2-64-3-relu-x25", "out_noise": 0.04} if dataset == "spiral" else {}
+    cfg = RunConfig(dataset=dataset, algorithm="tt_v1", batch_size=32, train_subset=320, **extra)
+    seed_everything(0)
+    model = build_model(cfg)
+    optimizer = build_optimizer(model, cfg)
+    x, y, _, _ = load_dataset(cfg)
+    for i in range(0, 320, 32):
+        optimizer.zero_grad()
+        torch.nn.functional.nll_loss(model(x[i : i + 32]), y[i : i + 32]).backward()
+        optimizer.step()
+    before = state(model)
+    assert reseed_analog_tiles(model, 7) == len(before)
+    after = state(model)
+    loaded = build_model(cfg)
+    loaded.load_state_dict(model.state_dict())
+    restore_hidden_parameters(loaded, model.state_dict())
+    for got in (after, state(loaded)):
+        for (w0, h0), (w1, h1) in zip(before, got, strict=True):
+            assert torch.equal(w0, w1) and torch.equal(h0, h1)

@@ -198,6 +198,7 @@ def test_analog_runs_are_reproducible(algorithm):
     "overrides",
     [
         {"algorithm": "analog_sgd", "lr": 0.005},
+        {"algorithm": "tt_v1", "lr": 0.005},
         {
             "algorithm": "agad",
             "n_tiles": 3,
@@ -206,7 +207,7 @@ def test_analog_runs_are_reproducible(algorithm):
             "init": "init_std",
         },
     ],
-    ids=["analog_sgd", "agad_multi_tile"],
+    ids=["analog_sgd", "tt_v1", "agad_multi_tile"],
 )
 def test_analog_run_resumed_from_checkpoint_is_bit_identical(tmp_path, overrides):
     """aihwkit tiles get generators seeded from (seed, epoch) at every epoch start, so a run
@@ -420,3 +421,57 @@ def test_sweep_shares_runs_between_experiments_and_loads_results(tmp_path):
     assert sorted(per_epoch["epoch"].unique()) == [1, 2]
     assert ex.load_results("t", "lr_sweep", results_root=tmp_path).empty
     assert (tmp_path / "t" / "swa" / f"{a.key()}.json").is_file()
+
+
+# ------------------------------------------------------------------------------------------
+# claims and leftovers
+# ------------------------------------------------------------------------------------------
+
+
+def test_a_run_claimed_by_a_live_process_is_refused(tmp_path):
+    import socket
+
+    cfg = tiny(epochs=1)
+    claim = tmp_path / f"{cfg.key()}.claim"
+    claim.write_text(json.dumps({"host": socket.gethostname(), "pid": os.getppid()}))
+    with pytest.raises(ex.RunClaimedError, match=f"process {os.getppid()}"):
+        ex.run(cfg, cache_dir=tmp_path, progress=False)
+    assert claim.exists() and not (tmp_path / f"{cfg.key()}.json").exists()
+
+
+def test_a_dead_processes_claim_and_leftover_temporaries_are_taken_over(tmp_path):
+    import socket
+
+    cfg = tiny(epochs=1)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    claim = tmp_path / f"{cfg.key()}.claim"
+    claim.write_text(json.dumps({"host": socket.gethostname(), "pid": dead.pid}))
+    leftovers = [tmp_path / f".{cfg.key()}.json.abc.tmp", tmp_path / f".{cfg.key()}.ckpt.x.tmp"]
+    other = tmp_path / ".someotherkey.json.abc.tmp"
+    for path in [*leftovers, other]:
+        path.write_bytes(b"half written")
+    result = ex.run(cfg, cache_dir=tmp_path, progress=False)
+    assert result["status"] == "finished"
+    assert not claim.exists() and not any(p.exists() for p in leftovers)
+    assert other.exists()  # another run's file is not ours to remove
+
+
+def test_a_stale_claim_from_another_host_is_taken_over(tmp_path):
+    cfg = tiny(epochs=1)
+    claim = tmp_path / f"{cfg.key()}.claim"
+    claim.write_text(json.dumps({"host": "elsewhere", "pid": 1}))
+    old = time.time() - 4 * 3600
+    os.utime(claim, (old, old))
+    assert ex.run(cfg, cache_dir=tmp_path, progress=False)["status"] == "finished"
+    fresh = tiny(epochs=1, seed=5)
+    (tmp_path / f"{fresh.key()}.claim").write_text(json.dumps({"host": "elsewhere", "pid": 1}))
+    with pytest.raises(ex.RunClaimedError, match="elsewhere"):  # a fresh heartbeat: refused
+        ex.run(fresh, cache_dir=tmp_path, progress=False)
+
+
+def test_progress_lines_name_the_run_and_the_time_left(capsys):
+    ex.run(tiny(epochs=3, eval_every=2), progress="lines")
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 3 and all("[run spiral sgd seed 0" in line for line in err)
+    assert "epoch 2/3, test acc" in err[1] and "min left" in err[0] and err[2].endswith("finished")

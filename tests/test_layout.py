@@ -121,3 +121,16 @@ def test_tests_and_notebooks_import_no_private_module():
                 src = "".join(cell["source"])
                 offenders += [f"{path.name}: {m}" for m in _PRIVATE.findall(src)]
     assert not offenders, offenders
+
+
+def test_notebooks_define_no_long_functions():
+    """Helpers live in the package; a notebook keeps the story and short calls."""
+    long = []
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        for i, cell in enumerate(json.loads(path.read_text())["cells"]):
+            if cell["cell_type"] != "code":
+                continue
+            for node in ast.walk(ast.parse("".join(cell["source"]))):
+                if isinstance(node, ast.FunctionDef) and node.end_lineno - node.lineno + 1 > 12:
+                    long.append(f"{path.name} cell {i}: {node.name}")
+    assert not long, long

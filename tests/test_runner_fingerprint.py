@@ -5,6 +5,13 @@ with noisy least-squares reads, SWA, weighted SWA and op counts; aihwkit's TT-v1
 least-squares reads; floating-point SGD with SWA), every per-epoch record (wall times dropped),
 the initialisation report and the op counts, as computed by that runner before the package was
 reorganised. Today's runner must reproduce them exactly: the refactor moved code, not numbers.
+
+One deliberate exception, found while moving the spiral runs over: the per-epoch reseeding of
+aihwkit's C++ tiles rebuilt each tile through aihwkit's ``__setstate__``, which rewrites the fast
+weights A of a ``TransferCompound`` (TT-v1) to zero, so the old runner reset aihwkit's own TT-v1
+gradient accumulator at every epoch. That is fixed (``tests/test_determinism.py`` checks that a rebuild keeps every hidden
+parameter). Its first epoch still matches (it starts from an untrained tile); from the second on
+the TT-v1 record may differ (in this short run, stuck at chance, it happens not to).
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ CONFIGS = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize("index", range(len(CONFIGS)), ids=["agad-N2", "tt_v1", "sgd"])
+@pytest.mark.parametrize("index", [0, 2], ids=["agad-N2", "sgd"])
 def test_runner_reproduces_the_previous_runner_bit_for_bit(index):
     torch.set_num_threads(1)
     expected = json.loads(FINGERPRINT.read_text())[index]
@@ -39,3 +46,13 @@ def test_runner_reproduces_the_previous_runner_bit_for_bit(index):
     assert json.loads(json.dumps(epochs)) == expected["epochs"]
     assert json.loads(json.dumps(result["init_report"])) == expected["init"]
     assert json.loads(json.dumps(result["op_counts_total"])) == expected["ops"]
+
+
+def test_tt_v1_first_epoch_is_unchanged():
+    """Epoch 1 starts from an untrained tile (nothing for a rebuild to rewrite): same bits."""
+    torch.set_num_threads(1)
+    expected = json.loads(FINGERPRINT.read_text())[1]
+    result = run(RunConfig.from_dict(CONFIGS[1]), progress=False)
+    assert result["key"] == expected["key"]
+    first = {k: v for k, v in result["epochs"][0].items() if k not in ("train_s", "eval_s")}
+    assert json.loads(json.dumps(first)) == expected["epochs"][0]

@@ -671,3 +671,42 @@ def test_paper_mnist_preset_values():
     assert cfg.mapping.learn_out_scaling and not cfg.mapping.out_scaling_columnwise
     assert cfg.mapping.digital_bias and cfg.auto_scale_start == "paper"
     assert paper_mnist_tt_v1_config().tt_v1_transfer_gain == 10.0
+
+
+def test_checkpoint_of_another_replica_count_is_refused():
+    from aihwkit.nn import AnalogLinear
+
+    from analog_tt.presets import paper_mnist_config
+
+    eight = AnalogLinear(4, 3, rpu_config=paper_mnist_config(n_tiles=8))
+    same = AnalogLinear(4, 3, rpu_config=paper_mnist_config(n_tiles=8))
+    same.load_state_dict(eight.state_dict())
+    four = AnalogLinear(4, 3, rpu_config=paper_mnist_config(n_tiles=4))
+    with pytest.raises(ValueError, match="the checkpoint holds 8, this layer has 4"):
+        four.load_state_dict(eight.state_dict())
+    shared = AnalogLinear(4, 3, rpu_config=paper_mnist_config(n_tiles=4))
+    replicated = AnalogLinear(
+        4, 3, rpu_config=paper_mnist_config(n_tiles=4, variant="replicated_A")
+    )
+    with pytest.raises(ValueError, match="grad_tiles: the checkpoint holds 4, this layer has 1"):
+        shared.load_state_dict(replicated.state_dict())
+
+
+@pytest.mark.parametrize("n_tiles", [1, 4])
+def test_forward_of_an_empty_batch(n_tiles):
+    from aihwkit.nn import AnalogLinear
+
+    from analog_tt.presets import paper_mnist_config
+
+    layer = AnalogLinear(5, 3, rpu_config=paper_mnist_config(n_tiles=n_tiles))
+    assert layer(torch.zeros(0, 5)).shape == (0, 3)
+
+
+def test_replacing_the_rpu_config_in_place_says_what_to_do():
+    from aihwkit.nn import AnalogLinear, AnalogSequential
+
+    from analog_tt.presets import paper_mnist_config
+
+    model = AnalogSequential(AnalogLinear(4, 3, rpu_config=paper_mnist_config(n_tiles=2)))
+    with pytest.raises(NotImplementedError, match="build the model again"):
+        model.replace_rpu_config(paper_mnist_config(n_tiles=2))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import sys
 from pathlib import Path
 
 # the compiled helper is built next to the package root: analog_tt/_clockshim*.so
@@ -39,13 +40,24 @@ def _load() -> ctypes.CDLL | None:
     return lib
 
 
+# aihwkit's C++ extension binds `system_clock::now` when it is loaded: if it was loaded before the
+# helper (and the helper is not preloaded), it keeps the real clock whatever `active` sees below.
+_AIHWKIT_LOADED_FIRST = "aihwkit.simulator.rpu_base" in sys.modules
 _LIB = _load()
 LIBRARY_PATH = _find_library()
 
 
+def _preloaded() -> bool:
+    return "_clockshim" in os.environ.get("LD_PRELOAD", "")
+
+
 def active() -> bool:
-    """Whether C++ code in this process resolves ``system_clock::now`` to the interposer."""
-    if _LIB is None:
+    """Whether aihwkit's C++ code in this process resolves ``system_clock::now`` to the interposer.
+
+    False when the helper is missing, or when aihwkit's extension was imported before
+    ``analog_tt`` without ``LD_PRELOAD`` (it then bound the real clock when it was loaded).
+    """
+    if _LIB is None or (_AIHWKIT_LOADED_FIRST and not _preloaded()):
         return False
     try:
         process_now = ctypes.cast(getattr(ctypes.CDLL(None), _SYMBOL), ctypes.c_void_p).value
@@ -83,7 +95,12 @@ def why_inactive() -> str:
             "analog_tt's clock helper is not built (no C++ compiler when the package was "
             "installed): run `make env` or `pip install -e .` with g++ available"
         )
-    if "LD_PRELOAD" not in os.environ:
+    if _AIHWKIT_LOADED_FIRST and not _preloaded():
+        return (
+            "aihwkit was imported before analog_tt, so its C++ tiles kept the real clock: "
+            f"import analog_tt first, or set LD_PRELOAD={LIBRARY_PATH}"
+        )
+    if not _preloaded():
         return (
             f"analog_tt was imported after torch/aihwkit, so its clock helper could not take "
             f"effect: import analog_tt first, or set LD_PRELOAD={LIBRARY_PATH}"

@@ -9,7 +9,7 @@ import numpy as np
 from . import determinism
 from .files import stable_hash
 
-__all__ = ["derived_seed", "reseed_analog_tiles", "seed_everything"]
+__all__ = ["derived_seed", "reseed_analog_tiles", "restore_hidden_parameters", "seed_everything"]
 
 
 def seed_everything(seed: int, *, strict: bool = False) -> np.random.Generator:
@@ -67,16 +67,52 @@ def reseed_analog_tiles(model, seed: int) -> int:
     int
         How many C++ tiles were rebuilt.
     """
-    import torch
-    from aihwkit.simulator.tiles.base import SimulatorTileWrapper
-
     if not determinism.fix_clock(seed):
         return 0
     rebuilt = 0
+    for module in _cpp_tile_modules(model):
+        # aihwkit's __setstate__ sets the hidden parameters and *then* the weights, and for a
+        # transfer compound (TT-v1) setting the weights rewrites the fast weights A; put them
+        # back so that a rebuild changes nothing but the random generator
+        hidden = module.tile.get_hidden_parameters()
+        module.__setstate__(module.__getstate__())
+        module.tile.set_hidden_parameters(hidden)
+        rebuilt += 1
+    return rebuilt
+
+
+def _cpp_tile_modules(model):
+    """The aihwkit tile modules of ``model`` that hold a C++ simulator tile."""
+    import torch
+    from aihwkit.simulator.tiles.base import SimulatorTileWrapper
+
     for module in model.modules():
         if isinstance(module, SimulatorTileWrapper) and not isinstance(
             getattr(module, "tile", None), torch.nn.Module
         ):
-            module.__setstate__(module.__getstate__())
-            rebuilt += 1
-    return rebuilt
+            yield module
+
+
+def restore_hidden_parameters(model, state_dict) -> int:
+    """After ``model.load_state_dict(state_dict)``: set every C++ tile's hidden parameters to the
+    stored ones (aihwkit's loading rewrites the fast weights of transfer compounds when it sets
+    the weights; see :func:`reseed_analog_tiles`). Returns how many tiles were restored."""
+    from aihwkit.simulator.tiles.base import AnalogTileStateNames
+
+    names = {id(m): n for n, m in model.named_modules()}
+    restored = 0
+    for module in _cpp_tile_modules(model):
+        key = f"{names[id(module)]}.analog_tile_state".lstrip(".")
+        state = state_dict.get(key)
+        if state is None:
+            continue
+        hidden = state[AnalogTileStateNames.HIDDEN_PARAMETERS]
+        module.tile.set_hidden_parameters(_as_tensor(hidden))
+        restored += 1
+    return restored
+
+
+def _as_tensor(value):
+    import torch
+
+    return value if isinstance(value, torch.Tensor) else torch.as_tensor(value)

@@ -52,10 +52,15 @@ def _paper_fig2(ref: dict[str, Any], metric: str, n: int) -> float | None:
     return fig2[key][fig2["n_tiles"].index(n)] if n in fig2["n_tiles"] else None
 
 
+def fig2_runs(profile: str, results_root: Path):
+    """Per-run Figure 2 results of one profile (tile average and SWA, first read mode)."""
+    df = load_results(profile, "fig2", results_root=results_root)
+    return first_mode(df[df["metric"].isin(["tile_avg", "swa"])])
+
+
 def fig2_table(profile: str, results_root: Path, ref: dict[str, Any]):
     """Figure 2 of one profile: mean ± 95 % CI over seeds per N and metric beside the paper's."""
-    df = load_results(profile, "fig2", results_root=results_root)
-    df = first_mode(df[df["metric"].isin(["tile_avg", "swa"])])
+    df = fig2_runs(profile, results_root)
     t = summarize(df, ["variant", "n_tiles", "metric", "eval_mode", "epochs"])
     t.insert(0, "profile", profile)
     t["paper_mean"] = [
@@ -65,11 +70,12 @@ def fig2_table(profile: str, results_root: Path, ref: dict[str, Any]):
     return t.drop(columns="n_missing")
 
 
-def plot_fig2(table, profile: str):
+def plot_fig2(table, profile: str, runs=None):
     """Our tile average and SWA (mean ± 95 % CI over seeds) beside the paper's means, per N.
 
     The y axis is zoomed to our results; a paper value below it is drawn as a triangle on the
-    axis with its value written beside it (the paper's N = 1 SWA, 0.137, is one).
+    axis with its value written beside it (the paper's N = 1 SWA, 0.137, is one). With ``runs``
+    (:func:`fig2_runs`), every seed's value is drawn too, as a small point beside its mean.
 
     Returns
     -------
@@ -77,6 +83,7 @@ def plot_fig2(table, profile: str):
     """
     import matplotlib.pyplot as plt
     import pandas as pd
+    import seaborn as sns
 
     fig, ax = plt.subplots(figsize=(8.5, 4))
     ns = sorted(table["n_tiles"].unique()) or [1]
@@ -133,8 +140,26 @@ def plot_fig2(table, profile: str):
                 color=color,
                 capsize=3,
                 ms=6,
-                label=label,
+                label=f"{label} (mean ± 95 % CI)",
             )
+            if runs is not None and len(runs):
+                position = dict(zip(ns, xs, strict=True))
+                seeds = runs[runs["metric"] == metric]
+                # beside the mean, so that the error bar does not hide them
+                seeds = seeds.assign(x=seeds["n_tiles"].map(position) + 0.06).dropna(subset=["x"])
+                sns.stripplot(
+                    data=seeds,
+                    x="x",
+                    y="acc",
+                    native_scale=True,
+                    jitter=0.02,
+                    size=3.5,
+                    color=color,
+                    alpha=0.6,
+                    ax=ax,
+                    legend=False,
+                    zorder=1,
+                )
     base = table[(table["n_tiles"] == 1) & (table["metric"] == "tile_avg")]["mean"]
     if len(base):
         ax.axhline(base.iloc[0], color="k", ls="--", lw=1, label="ours, 1 tile (tile average)")
@@ -142,7 +167,7 @@ def plot_fig2(table, profile: str):
     seeds = f"{lo_seeds}" if lo_seeds == hi_seeds else f"{lo_seeds}-{hi_seeds}"
     ax.set_xticks(range(len(ns)), [str(n) for n in ns])
     ax.set(
-        xlabel="replicas N",
+        xlabel="replicas N" + ("; small points: single seeds" if runs is not None else ""),
         ylabel="test accuracy",
         ylim=(bottom, top),
         title=f"Figure 2, {profile} profile ({table['epochs'].max()} epochs, {seeds} seeds) "

@@ -31,6 +31,18 @@ NOTEBOOKS = REPO_ROOT / "notebooks"
 FIGURES = REPO_ROOT / "figures"
 
 
+def figures_dir(profile: str) -> Path:
+    """Where ``reproduce`` writes a profile's figures: ``figures/`` for the quick profile (the
+    committed ones), ``figures/paper/`` for the paper profile, ``build/smoke/figures`` for the
+    smoke profile; a profile never overwrites another's outputs."""
+    check_profile(profile)
+    if profile == "quick":
+        return FIGURES
+    if profile == "smoke":
+        return REPO_ROOT / "build" / "smoke" / "figures"
+    return FIGURES / profile
+
+
 def list_notebooks() -> list[Path]:
     return sorted(p for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 
@@ -65,7 +77,7 @@ def run_notebooks(
             parameters=params,
             cwd=str(NOTEBOOKS),
             kernel_name="python3",
-            progress_bar=False,
+            progress_bar=True,  # cell n of m, elapsed, time left
             log_output=False,
         )
         wall = time.time() - start
@@ -92,6 +104,10 @@ def write_manifest(profile: str, runs: list[dict], output_dir: Path = FIGURES) -
             (e["kind"], e["name"]): e for e in json.loads(path.read_text()).get("outputs", [])
         }
     commit, versions, machine = git_commit(), package_versions(), machine_info()
+    # the commit the outputs were made from, and separately whether tracked files had changes
+    # then (results a sweep just wrote count as changes)
+    tree_clean = not commit.endswith("-dirty")
+    commit = commit.removesuffix("-dirty")
     for record in read_provenance(output_dir):
         written = record.get("written", "")
         source_nb = None
@@ -104,7 +120,7 @@ def write_manifest(profile: str, runs: list[dict], output_dir: Path = FIGURES) -
         entry = dict(record)
         if source_nb is not None:
             entry.update(notebook=source_nb["notebook"], notebook_wall_s=source_nb["wall_s"])
-        entry.update(git_commit=commit, versions=versions, machine=machine)
+        entry.update(git_commit=commit, tree_clean=tree_clean, versions=versions, machine=machine)
         previous[key] = entry
     manifest = {
         "generated": utc_now(),
@@ -158,8 +174,9 @@ def main(argv: list[str] | None = None) -> int:
         code = sweep_main(sweep_args)
         if code:
             return code
-    runs = run_notebooks(args.profile, only=args.only, extra=extra)
-    manifest = write_manifest(args.profile, runs)
+    output_dir = figures_dir(args.profile)
+    runs = run_notebooks(args.profile, output_dir, only=args.only, extra=extra)
+    manifest = write_manifest(args.profile, runs, output_dir)
     print(f"[reproduce] manifest: {manifest.relative_to(REPO_ROOT)}")
     from .summary import print_summary
 

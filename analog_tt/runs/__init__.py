@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from .claims import RunClaimedError
 from .config import RunConfig, parse_network
 from .profiles import Sweep, available_profiles, load_profile, notebook_parameters, read_profile
 from .results import ResultFileError, is_finished, load_results, read_result, summarize
@@ -21,6 +22,7 @@ from .training import numerics_code_hash, run
 
 __all__ = [
     "ResultFileError",
+    "RunClaimedError",
     "RunConfig",
     "Sweep",
     "SweepReport",

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..core.files import atomic_write_bytes
 from ..core.paths import results_root as _results_root
+from .claims import RunClaimedError
 from .config import RunConfig
 from .profiles import Sweep
 from .results import ResultFileError, is_finished
@@ -29,6 +30,8 @@ class SweepReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     copied: list[tuple[str, str]] = field(default_factory=list)
     failed: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: runs another live process was computing (skipped here; their claim names the owner)
+    claimed: dict[tuple[str, str], str] = field(default_factory=dict)
     tasks: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     wall_s: float = 0.0
 
@@ -40,18 +43,25 @@ class SweepReport:
         return (
             f"sweep {self.profile}: {len(self.computed)} computed, {len(self.skipped)} already done, "
             f"{len(self.copied)} reused from another experiment, {len(self.failed)} failed, "
+            f"{len(self.claimed)} left to another process computing them, "
             f"{self.wall_s:.1f} s"
         )
 
 
-def _sweep_task(config_dict: dict[str, Any], cache_dir: str) -> dict[str, Any]:
-    """Run one config on a worker (1 torch thread) and write its result file."""
+def _sweep_task(
+    config_dict: dict[str, Any], cache_dir: str, progress_lines: bool = False
+) -> dict[str, Any]:
+    """Run one config on a worker (1 torch thread) and write its result file; with
+    ``progress_lines`` the worker prints a line per epoch (run, accuracy, time left)."""
     import torch
 
     torch.set_num_threads(1)
     config = RunConfig.from_dict(config_dict)
     started = time.time()
-    result = run(config, cache_dir=cache_dir, progress=False)
+    try:
+        result = run(config, cache_dir=cache_dir, progress="lines" if progress_lines else False)
+    except RunClaimedError as exc:  # another sweep computes it: skip it here
+        return {"key": config.key(), "pid": os.getpid(), "claimed": str(exc)}
     return {
         "key": result["key"],
         "pid": os.getpid(),
@@ -183,7 +193,12 @@ def _compute(pending, by_key, root, report, client, scheduler, n_workers, progre
         futures = {}
         for k, exp in pending.items():
             fut = client.submit(
-                _sweep_task, by_key[k].to_dict(), str(root / exp), key=f"run-{exp}-{k}", pure=False
+                _sweep_task,
+                by_key[k].to_dict(),
+                str(root / exp),
+                progress,
+                key=f"run-{exp}-{k}",
+                pure=False,
             )
             futures[fut] = (exp, k)
         if progress:
@@ -193,8 +208,12 @@ def _compute(pending, by_key, root, report, client, scheduler, n_workers, progre
         for fut in as_completed(futures):
             exp, k = futures[fut]
             try:
-                report.tasks[(exp, k)] = fut.result()
-                report.computed.append((exp, k))
+                task = fut.result()
+                if "claimed" in task:
+                    report.claimed[(exp, k)] = task["claimed"]
+                else:
+                    report.tasks[(exp, k)] = task
+                    report.computed.append((exp, k))
             except Exception as exc:  # noqa: BLE001 - record, go on with the other runs
                 report.failed[(exp, k)] = f"{type(exc).__name__}: {exc}"
             if bar is not None:

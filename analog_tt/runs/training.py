@@ -18,6 +18,7 @@ import io
 import math
 import os
 import random
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
@@ -30,8 +31,14 @@ import torch
 from ..core import determinism
 from ..core.files import atomic_write_bytes, atomic_write_json
 from ..core.provenance import git_commit, machine_info, package_versions, utc_now
-from ..core.seeding import derived_seed, reseed_analog_tiles, seed_everything
+from ..core.seeding import (
+    derived_seed,
+    reseed_analog_tiles,
+    restore_hidden_parameters,
+    seed_everything,
+)
 from ..tiles import counting
+from .claims import RunClaim, remove_stale_temporaries
 from .config import RESULTS_FORMAT_VERSION, RunConfig
 from .evaluation import analog_accuracies, evaluate_epoch, make_swa, swa_due
 from .models import build_model, build_optimizer, initialize, load_dataset
@@ -98,7 +105,7 @@ def run(
     config: RunConfig,
     *,
     cache_dir: str | os.PathLike | None = None,
-    progress: bool = True,
+    progress: bool | str = True,
     on_epoch_end: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Train and test one configuration; return (and with ``cache_dir``, store) its result.
@@ -112,7 +119,9 @@ def run(
         ``<key>.ckpt`` (per-epoch checkpoint; a run resumes from it and deletes it when done).
         ``None``: no caching, no checkpoints.
     progress
-        Show a tqdm bar over epochs (a widget in JupyterLab).
+        ``True``: a tqdm bar over epochs (a widget in JupyterLab); ``"lines"``: one line per
+        epoch on stderr with the run, the epoch, its test accuracy, the time so far and an
+        estimate of the time left (what sweep workers print); ``False``: nothing.
     on_epoch_end
         Called with the epoch number after each epoch's checkpoint is written (e.g. to report
         progress, or to stop a run: an exception raised there leaves the checkpoint behind).
@@ -137,10 +146,21 @@ def run(
         result_path = cache_dir / f"{key}.json"
         ckpt_path = cache_dir / f"{key}.ckpt"
         if result_path.exists():
-            cached = read_result(result_path, expected_key=key)
-            if cached is not None:
-                return cached
+            return read_result(result_path, expected_key=key)
+        claim = RunClaim(cache_dir / f"{key}.claim")
+        claim.acquire()  # RunClaimedError while another live process computes this run
+        try:
+            if result_path.exists():  # finished by the previous owner of the claim
+                return read_result(result_path, expected_key=key)
+            remove_stale_temporaries(cache_dir, key)
+            return _train(config, key, result_path, ckpt_path, progress, on_epoch_end, claim)
+        finally:
+            claim.release()
+    return _train(config, key, None, None, progress, on_epoch_end, None)
 
+
+def _train(config, key, result_path, ckpt_path, progress, on_epoch_end, claim) -> dict[str, Any]:
+    """The body of :func:`run` (holding the run's claim when it caches)."""
     started_at = utc_now()
     data = load_dataset(config)
     x_train, y_train = data[0], data[1]
@@ -149,8 +169,11 @@ def run(
     model = build_model(config)
     # replica initialisation (pulse programming: minutes for large N) only for a fresh start
     init_report = initialize(model, config) if payload is None else None
+    if claim is not None:
+        claim.heartbeat()  # pulse programming can take minutes
     if payload is not None:
         model.load_state_dict(payload["model"])
+        restore_hidden_parameters(model, payload["model"])
     # built after the state is loaded: loading an aihwkit tile replaces its parameter objects
     # (digital bias, output scale), and an optimizer built before would train stale copies
     optimizer = build_optimizer(model, config)
@@ -172,7 +195,8 @@ def run(
 
     n_train = len(x_train)
     bar = None
-    if progress:
+    lines = _ProgressLines(config, first_epoch) if progress == "lines" else None
+    if progress is True:
         from tqdm.auto import tqdm
 
         bar = tqdm(
@@ -238,6 +262,8 @@ def run(
         if bar is not None:
             bar.update(1)
             bar.set_postfix(acc="–" if primary is None else f"{primary:.4f}")
+        if lines is not None:
+            lines.report(epoch, primary, stopped)
         done = stopped or epoch == config.n_epochs_max
         if ckpt_path is not None and not done:
             _save_checkpoint(
@@ -256,6 +282,8 @@ def run(
                     "resumes": resumes,
                 },
             )
+        if claim is not None:
+            claim.heartbeat()
         if on_epoch_end is not None and not done:
             try:
                 on_epoch_end(epoch)
@@ -277,12 +305,37 @@ def run(
     return result
 
 
+class _ProgressLines:
+    """One line per epoch, for processes without a terminal bar (sweep workers, logs)."""
+
+    def __init__(self, config: RunConfig, first_epoch: int) -> None:
+        self.config, self.first_epoch, self.start = config, first_epoch, time.perf_counter()
+        self.label = f"[run {_describe(config)}, pid {os.getpid()}]"
+
+    def report(self, epoch: int, acc: float | None, stopped: bool) -> None:
+        elapsed = time.perf_counter() - self.start
+        total = self.config.n_epochs_max
+        if stopped or epoch == total:
+            left = "finished"
+        else:
+            minutes = elapsed / (epoch - self.first_epoch + 1) * (total - epoch) / 60
+            capped = self.config.stop_at_accuracy is not None
+            left = f"{'at most ' if capped else ''}~{minutes:.1f} min left"
+        score = "" if acc is None else f", test acc {acc:.4f}"
+        print(
+            f"{self.label} epoch {epoch}/{total}{score}, {elapsed / 60:.1f} min, {left}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
 def _describe(config: RunConfig) -> str:
     """Short progress-bar label naming the run, e.g. ``mnist agad shared_A N=8 BL31 seed 2``."""
     algo = config.algorithm + (
         f" {config.variant} N={config.n_tiles}" if config.is_multi_tile else ""
     )
-    return f"{config.dataset} {algo} BL{config.bl} seed {config.seed}"
+    bl = f" BL{config.bl}" if config.is_analog else ""
+    return f"{config.dataset} {algo}{bl} seed {config.seed}"
 
 
 def _final_analog(model, config: RunConfig, data, records) -> dict[str, float] | None:

@@ -386,6 +386,27 @@ class MultiTileTransferSimulatorTile(SimulatorTile, nn.Module):
             self._transfer_vecs[key] = eye
         return eye[k]
 
+    def _load_from_state_dict(
+        self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, errors
+    ) -> None:
+        # a checkpoint of another replica count would otherwise load "successfully" into the
+        # first replicas and leave the rest untouched
+        for name, have in (("replicas", len(self.replicas)), ("grad_tiles", len(self.grad_tiles))):
+            stored = {
+                key[len(prefix) + len(name) + 1 :].split(".", 1)[0]
+                for key in state_dict
+                if key.startswith(f"{prefix}{name}.")
+            }
+            if stored and len(stored) != have:
+                raise ValueError(
+                    f"{prefix or 'tile.'}{name}: the checkpoint holds {len(stored)}, this layer "
+                    f"has {have}; build the layer with the checkpoint's n_tiles and variant "
+                    f"(n_tiles={len(stored) if name == 'replicas' else 'see checkpoint'})"
+                )
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, errors
+        )
+
     def reset_op_counts(self) -> None:
         """Zero the operation counters (see :mod:`analog_tt.tiles.counting` for the schema)."""
         self.op_counts = empty_record()
@@ -450,7 +471,7 @@ class MultiTileTransferSimulatorTile(SimulatorTile, nn.Module):
             raise ConfigError("analog bias and transposed inputs are not supported")
         rows = x_input.reshape(-1, self.x_size)
         busy, longest = self._slices(rows.shape[0])
-        if self.n_tiles == 1:
+        if self.n_tiles == 1 or not busy:  # not busy: an empty batch, as aihwkit returns it
             out = self.replicas[0].tile.forward(rows, False, False, False, is_test, non_blocking)
         else:
             # zip stops after the busy replicas: idle ones (N > B) are not visited
@@ -489,7 +510,7 @@ class MultiTileTransferSimulatorTile(SimulatorTile, nn.Module):
             raise ConfigError("analog bias and transposed inputs are not supported")
         rows = d_input.reshape(-1, self.d_size)
         busy, longest = self._slices(rows.shape[0])
-        if self.n_tiles == 1:
+        if self.n_tiles == 1 or not busy:
             out = self.replicas[0].tile.backward(rows, False, False, False, non_blocking)
         else:
             parts = [
@@ -808,6 +829,15 @@ class MultiTileTransferTile(TorchTransferTile):
         self, x_size: int, d_size: int, rpu_config: Any
     ) -> MultiTileTransferSimulatorTile:
         return MultiTileTransferSimulatorTile(x_size, d_size, rpu_config, self.get_data_type())
+
+    def replace_with(self, rpu_config: Any) -> None:
+        """Not supported (nor by aihwkit's ``TorchTransferTile``): say what to do instead."""
+        raise NotImplementedError(
+            "a multi-tile layer cannot swap its rpu_config in place (replace_rpu_config, "
+            "tile.to(rpu_config)): build the model again with the new config and copy the "
+            "weights over (layer.set_weights(*old_layer.get_weights())), or load a checkpoint "
+            "saved with that config"
+        )
 
     @property
     def n_tiles(self) -> int:

@@ -1,0 +1,125 @@
+"""The notebooks' helpers in analog_tt.report and analog_tt.hardware.analysis, on made-up results."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import matplotlib
+import pandas as pd
+import pytest
+
+from analog_tt import paper
+from analog_tt.core.files import atomic_write_json
+from analog_tt.hardware import model_costs, pareto_front, speedups
+from analog_tt.report import mnist
+from analog_tt.report.tables import final_metrics_table
+from analog_tt.runs import RunConfig, load_results
+
+matplotlib.use("Agg")
+
+
+def _fake_result(config: RunConfig, accs: dict[str, float], epochs_to_target=None, **extra):
+    """A finished result file's content with one tested epoch holding ``accs`` per metric."""
+    mode = config.eval_modes[0]
+    test = {mode: {m: {"acc": a, "loss": 1.0 - a} for m, a in accs.items()}}
+    return {
+        "status": "finished",
+        "key": config.key(),
+        "config": config.to_dict(),
+        "epochs": [{"epoch": 1, "train_loss": 0.5, "train_s": 1.0, "eval_s": 0.1, "test": test}],
+        "epochs_run": 1,
+        "final": test,
+        "epochs_to_target": epochs_to_target,
+        "wall_s": {"train_per_epoch_mean": 1.0},
+        "provenance": {},
+        **extra,
+    }
+
+
+def _write(root, profile, experiment, result):
+    atomic_write_json(root / profile / experiment / f"{result['key']}.json", result)
+
+
+@pytest.fixture()
+def fig2_root(tmp_path):
+    for n, accs in ((1, [0.970, 0.972, 0.974]), (8, [0.971, 0.973, 0.975])):
+        for seed, acc in enumerate(accs):
+            cfg = RunConfig(n_tiles=n, seed=seed, swa_start=35)
+            _write(
+                tmp_path, "paper", "fig2", _fake_result(cfg, {"tile_avg": acc, "swa": acc - 0.001})
+            )
+    return tmp_path
+
+
+def test_fig2_table_means_cis_and_paper_values(fig2_root):
+    ref = paper.load("mnist")
+    t = mnist.fig2_table("paper", fig2_root, ref).set_index(["n_tiles", "metric"])
+    assert t.loc[(1, "tile_avg"), "mean"] == pytest.approx(0.972)
+    assert t.loc[(1, "tile_avg"), "ci95"] == pytest.approx(4.303 * 0.002 / math.sqrt(3), rel=1e-3)
+    fig2 = ref["figure2_accuracy_40_epochs"]
+    assert (
+        t.loc[(8, "tile_avg"), "paper_mean"] == fig2["tile_average_mean"][fig2["n_tiles"].index(8)]
+    )
+    assert set(t["verdict"]) <= {"indistinguishable", "better", "worse"}
+    fig = mnist.plot_fig2(t.reset_index(), "paper", mnist.fig2_runs("paper", fig2_root))
+    assert "single seeds" in fig.axes[0].get_xlabel()
+
+
+def test_profiles_with_lists_profiles_that_have_results(fig2_root):
+    assert mnist.profiles_with(fig2_root, "fig2", "quick") == ["quick", "paper"]
+    assert mnist.profiles_with(fig2_root, "swa", "smoke") == ["smoke"]
+
+
+def test_ett_table_counts_reached_runs_and_compares_with_the_paper(tmp_path):
+    base = dict(epochs=None, stop_at_accuracy=0.97, max_epochs=700, n_tiles=1, bl=31)
+    for seed, reached in enumerate([33, 31, None]):
+        cfg = RunConfig(**base, seed=seed)
+        _write(tmp_path, "paper", "epochs_to_97", _fake_result(cfg, {"tile_avg": 0.97}, reached))
+    t = mnist.ett_table("paper", "epochs_to_97", tmp_path, paper.load("mnist")).iloc[0]
+    assert (t.n_seeds, t.n_reached, t["mean"]) == (3, 2, 32.0)
+    assert t.paper_mean == 34 and t.verdict == "n/a"  # a run that did not reach: no verdict
+
+
+def test_swa_gain_rows_pair_seeds(fig2_root):
+    rows = mnist.swa_gain_rows("paper", fig2_root, paper.load("mnist"), ["fig2"])
+    assert {r["n_tiles"] for r in rows} == {1, 8}
+    for r in rows:
+        assert r["gain"] == pytest.approx(-0.001) and r["distinguishable"] == "yes"
+
+
+def test_final_metrics_table_leaves_diverged_runs_out(tmp_path):
+    spiral = dict(dataset="spiral", network="2-64-3-relu-x25", algorithm="agad")
+    for seed, (acc, diverged) in enumerate([(0.8, None), (0.6, None), (0.1, 5)]):
+        cfg = RunConfig(**spiral, seed=seed)
+        result = _fake_result(cfg, {"tile_avg": acc}, diverged_at_epoch=diverged)
+        result["epochs"][0]["test"]["exact"]["tile_avg"]["train_acc"] = acc + 0.05
+        _write(tmp_path, "quick", "spiral_vs_n", result)
+    df = load_results("quick", "spiral_vs_n", results_root=tmp_path)
+    t = final_metrics_table(df[df["metric"] == "tile_avg"], by=["n_tiles"]).iloc[0]
+    assert (t.n, t.diverged) == (2, 1)
+    assert t.train == pytest.approx(0.75) and t.heldout == pytest.approx(0.7)
+
+
+def test_speedups_and_pareto_front_of_the_papers_epochs():
+    rows = pd.DataFrame(paper.load("mnist")["epochs_time_energy"]["rows"])
+    costs = [model_costs(r.n_tiles, r.bl, r.variant, r.epochs_to_97) for r in rows.itertuples()]
+    data = rows.assign(time_s=[c["time_s"] for c in costs], energy_j=[c["energy_j"] for c in costs])
+    sp = speedups(data).set_index(["variant", "n_tiles"])
+    assert sp.loc[("shared_A", 1), "speedup"] == pytest.approx(1.0, rel=1e-4)
+    assert (
+        sp.loc[("shared_A", 32), "best_bl"] == 2 and sp.loc[("replicated_A", 32), "best_bl"] == 31
+    )
+    assert 6.5 < sp.loc[("shared_A", 32), "speedup"] < 7.5  # the paper's 6.9x, from its own epochs
+    front = pareto_front(data)
+    assert front["time_s"].is_monotonic_increasing and front["energy_j"].is_monotonic_decreasing
+    with pytest.raises(ValueError, match="1-tile rows"):
+        speedups(data[data["n_tiles"] > 1])
+
+
+def test_fake_results_are_valid_result_files(fig2_root):
+    from analog_tt.runs import read_result
+
+    for path in (fig2_root / "paper" / "fig2").glob("*.json"):
+        assert read_result(path)["key"] == path.stem
+        assert json.loads(path.read_text())["status"] == "finished"
