@@ -205,3 +205,28 @@ def test_rebuilding_tiles_keeps_every_hidden_parameter(dataset):
     for got in (after, state(loaded)):
         for (w0, h0), (w1, h1) in zip(before, got, strict=True):
             assert torch.equal(w0, w1) and torch.equal(h0, h1)
+
+
+@pytest.mark.parametrize("algorithm", ["analog_sgd", "tt_v1"])
+def test_the_optimizer_still_updates_tiles_after_they_are_rebuilt(algorithm):
+    """Rebuilding a tile must keep the AnalogContext the optimizer steps: before the fix, every
+    aihwkit analog SGD / TT-v1 run stopped updating its analog weights at the first reseed."""
+    import torch
+
+    from analog_tt.core.seeding import reseed_analog_tiles, seed_everything
+    from analog_tt.runs import RunConfig
+    from analog_tt.runs.models import build_model, build_optimizer, load_dataset
+
+    cfg = RunConfig(algorithm=algorithm, train_subset=640)
+    seed_everything(0)
+    model = build_model(cfg)
+    optimizer = build_optimizer(model, cfg)
+    reseed_analog_tiles(model, 3)  # as run() does at every epoch start
+    before = [w.clone() for w in (layer.get_weights()[0] for layer in model.layers)]
+    x, y, _, _ = load_dataset(cfg)
+    for i in range(0, 640, 64):
+        optimizer.zero_grad()
+        torch.nn.functional.nll_loss(model(x[i : i + 64]), y[i : i + 64]).backward()
+        optimizer.step()
+    after = [layer.get_weights()[0] for layer in model.layers]
+    assert all(not torch.equal(a, b) for a, b in zip(before, after, strict=True))

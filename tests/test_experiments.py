@@ -475,3 +475,10 @@ def test_progress_lines_name_the_run_and_the_time_left(capsys):
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 3 and all("[run spiral sgd seed 0" in line for line in err)
     assert "epoch 2/3, test acc" in err[1] and "min left" in err[0] and err[2].endswith("finished")
+
+
+def test_a_where_filter_that_matches_nothing_fails_and_lists_the_values(capsys):
+    assert sweep_main(["smoke", "--only", "fig2", "--where", "n_tiles=0", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "matches none of the" in err and "n_tiles in [1, 2]" in err
+    assert sweep_main(["smoke", "--only", "fig2", "--where", "n_tiles=abc", "--dry-run"]) == 2

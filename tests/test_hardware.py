@@ -354,7 +354,7 @@ def test_units() -> None:
     [
         ({"n_tiles": 0}, "n_tiles must be an integer >= 1"),
         ({"n_tiles": 2.5}, "n_tiles must be an integer >= 1"),
-        ({"variant": "v1"}, "variant must be one of shared_A, replicated_A"),
+        ({"variant": "v1"}, r"variant must be one of \('shared_A', 'replicated_A'\), got 'v1'"),
         ({"bl": 0}, "bl must be a number of pulses > 0"),
         ({"bl": -3}, "bl must be a number of pulses > 0"),
         ({"epochs": -1}, "epochs must be a number of epochs >= 0"),

@@ -6,12 +6,13 @@ least-squares reads; floating-point SGD with SWA), every per-epoch record (wall 
 the initialisation report and the op counts, as computed by that runner before the package was
 reorganised. Today's runner must reproduce them exactly: the refactor moved code, not numbers.
 
-One deliberate exception, found while moving the spiral runs over: the per-epoch reseeding of
-aihwkit's C++ tiles rebuilt each tile through aihwkit's ``__setstate__``, which rewrites the fast
-weights A of a ``TransferCompound`` (TT-v1) to zero, so the old runner reset aihwkit's own TT-v1
-gradient accumulator at every epoch. That is fixed (``tests/test_determinism.py`` checks that a rebuild keeps every hidden
-parameter). Its first epoch still matches (it starts from an untrained tile); from the second on
-the TT-v1 record may differ (in this short run, stuck at chance, it happens not to).
+One deliberate exception, found while moving the spiral runs over: the runner rebuilds aihwkit's
+C++ tiles at every epoch start (to reseed them), and aihwkit's ``__setstate__`` gives a rebuilt
+tile a new ``AnalogContext``, the parameter through which ``AnalogSGD`` updates it. The optimizer
+kept stepping the old one, so aihwkit's own analog SGD and TT-v1 baselines never updated their
+analog weights after the first reseed (our multi-tile tile was not affected: its context lives on
+the outer tile, which is not rebuilt). Fixed; ``tests/test_determinism.py`` checks that a rebuilt
+tile is still updated. The TT-v1 record therefore no longer matches, and the test checks that.
 """
 
 from __future__ import annotations
@@ -48,11 +49,9 @@ def test_runner_reproduces_the_previous_runner_bit_for_bit(index):
     assert json.loads(json.dumps(result["op_counts_total"])) == expected["ops"]
 
 
-def test_tt_v1_first_epoch_is_unchanged():
-    """Epoch 1 starts from an untrained tile (nothing for a rebuild to rewrite): same bits."""
+def test_tt_v1_now_trains_where_the_previous_runner_did_not():
     torch.set_num_threads(1)
     expected = json.loads(FINGERPRINT.read_text())[1]
     result = run(RunConfig.from_dict(CONFIGS[1]), progress=False)
     assert result["key"] == expected["key"]
-    first = {k: v for k, v in result["epochs"][0].items() if k not in ("train_s", "eval_s")}
-    assert json.loads(json.dumps(first)) == expected["epochs"][0]
+    assert result["epochs"][0]["train_loss"] != expected["epochs"][0]["train_loss"]

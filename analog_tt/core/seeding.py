@@ -72,11 +72,16 @@ def reseed_analog_tiles(model, seed: int) -> int:
     rebuilt = 0
     for module in _cpp_tile_modules(model):
         # aihwkit's __setstate__ sets the hidden parameters and *then* the weights, and for a
-        # transfer compound (TT-v1) setting the weights rewrites the fast weights A; put them
+        # transfer compound (TT-v1) setting the weights zeroes the fast weights A; put them
         # back so that a rebuild changes nothing but the random generator
         hidden = module.tile.get_hidden_parameters()
+        context = module.analog_ctx
         module.__setstate__(module.__getstate__())
         module.tile.set_hidden_parameters(hidden)
+        # __setstate__ also makes a new AnalogContext, the parameter through which aihwkit's
+        # optimizer updates the tile: an optimizer built before would step the old one, which the
+        # forward no longer feeds, and the analog weights would never change again
+        module.analog_ctx = context
         rebuilt += 1
     return rebuilt
 

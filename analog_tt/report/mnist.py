@@ -145,14 +145,19 @@ def plot_fig2(table, profile: str, runs=None):
             if runs is not None and len(runs):
                 position = dict(zip(ns, xs, strict=True))
                 seeds = runs[runs["metric"] == metric]
-                # beside the mean, so that the error bar does not hide them
-                seeds = seeds.assign(x=seeds["n_tiles"].map(position) + 0.06).dropna(subset=["x"])
+                # beside the mean, so that the error bar does not hide them, spread by seed (a
+                # fixed spread: seaborn's random jitter would change the figure's bytes each run)
+                rank = seeds.groupby("n_tiles")["seed"].rank(method="first") - 1
+                spread = 0.02 * (
+                    rank - seeds.groupby("n_tiles")["seed"].transform("count").sub(1) / 2
+                )
+                seeds = seeds.assign(x=seeds["n_tiles"].map(position) + 0.07 + spread)
                 sns.stripplot(
-                    data=seeds,
+                    data=seeds.dropna(subset=["x"]),
                     x="x",
                     y="acc",
                     native_scale=True,
-                    jitter=0.02,
+                    jitter=False,
                     size=3.5,
                     color=color,
                     alpha=0.6,
