@@ -56,3 +56,13 @@ class FakeMultiTileLinear(nn.Module):
 
     def exact_stack(self) -> torch.Tensor:
         return torch.stack([r.tile.get_weights() for r in self.analog_module.replicas])
+
+
+def train_batches(
+    model: nn.Module, optimizer, x: torch.Tensor, y: torch.Tensor, n: int, batch: int
+):
+    """A few optimiser steps of NLL on the first ``n`` samples (for state round-trip tests)."""
+    for i in range(0, n, batch):
+        optimizer.zero_grad()
+        torch.nn.functional.nll_loss(model(x[i : i + batch]), y[i : i + batch]).backward()
+        optimizer.step()

@@ -9,6 +9,7 @@ import sys
 import textwrap
 
 import pytest
+from replica_helpers import train_batches
 
 SCRIPT = r"""
 import sys
@@ -191,11 +192,7 @@ def test_rebuilding_tiles_keeps_every_hidden_parameter(dataset):
     seed_everything(0)
     model = build_model(cfg)
     optimizer = build_optimizer(model, cfg)
-    x, y, _, _ = load_dataset(cfg)
-    for i in range(0, 320, 32):
-        optimizer.zero_grad()
-        torch.nn.functional.nll_loss(model(x[i : i + 32]), y[i : i + 32]).backward()
-        optimizer.step()
+    train_batches(model, optimizer, *load_dataset(cfg)[:2], n=320, batch=32)
     before = state(model)
     assert reseed_analog_tiles(model, 7) == len(before)
     after = state(model)
@@ -223,10 +220,6 @@ def test_the_optimizer_still_updates_tiles_after_they_are_rebuilt(algorithm):
     optimizer = build_optimizer(model, cfg)
     reseed_analog_tiles(model, 3)  # as run() does at every epoch start
     before = [w.clone() for w in (layer.get_weights()[0] for layer in model.layers)]
-    x, y, _, _ = load_dataset(cfg)
-    for i in range(0, 640, 64):
-        optimizer.zero_grad()
-        torch.nn.functional.nll_loss(model(x[i : i + 64]), y[i : i + 64]).backward()
-        optimizer.step()
+    train_batches(model, optimizer, *load_dataset(cfg)[:2], n=640, batch=64)
     after = [layer.get_weights()[0] for layer in model.layers]
     assert all(not torch.equal(a, b) for a, b in zip(before, after, strict=True))

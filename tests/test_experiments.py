@@ -11,6 +11,7 @@ import textwrap
 import time
 
 import pytest
+from replica_helpers import train_batches
 
 import analog_tt.runs as ex
 from analog_tt.core.vocabulary import EXPERIMENTS
@@ -255,11 +256,7 @@ def test_agad_checkpoint_restores_the_multi_tile_state(tmp_path):
     torch.manual_seed(0)
     model = build_model(cfg)
     optimizer = build_optimizer(model, cfg)
-    X, y, _, _ = load_dataset(cfg)
-    for i in range(0, 300, 64):
-        optimizer.zero_grad()
-        torch.nn.functional.nll_loss(model(X[i : i + 64]), y[i : i + 64]).backward()
-        optimizer.step()
+    train_batches(model, optimizer, *load_dataset(cfg)[:2], n=300, batch=64)
     path = tmp_path / "state.ckpt"
     _save_checkpoint(path, {"model": model.state_dict(), "optimizer": optimizer.state_dict()})
     payload = torch.load(path, weights_only=False)
