@@ -187,3 +187,97 @@ def test_bm_rounds_counted_in_forward():
     counts = collect_op_counts(nn.Sequential(layer))["0"]["forward"]
     assert counts["bm_rounds"] == 2 * 3
     assert counts["bm_vectors"] == 3 * 3 + 3 * 2
+
+
+def test_rounds_read_off_the_forward_output_equal_the_exact_count():
+    # paper IO: out_bound 20, out_noise 0.1, 9-bit ADC. Rows of 60 ones through weights 0.45
+    # give v = 27 per output (2 rounds: 27 -> 13.5); 0.15 gives 9 (1 round); 0.8 gives 48
+    # (3 rounds: 48, 24, 12; inside the device's weight bounds, about +-0.87 at least). Only the
+    # 1-round slice may be certified; the outputs of the others are too large and even multiples
+    # of the ADC step (reduced inputs), so they are re-computed.
+    config = paper_mnist_config(n_tiles=3, count_ops=True)
+    results = {}
+    for from_output in (True, False):
+        layer = AnalogLinear(60, 4, True, config)
+        sim = layer.analog_module.tile
+        sim.count_from_output = from_output
+        weights = torch.stack([torch.full((4, 60), w) for w in (0.15, 0.45, 0.8)])
+        sim.set_replica_weights(weights)
+        layer(torch.ones(6, 60))  # two rows per replica
+        results[from_output] = (collect_op_counts(nn.Sequential(layer))["0"]["forward"], sim)
+    (with_output, sim_out), (exact, sim_exact) = results[True], results[False]
+    assert exact["bm_rounds"] == 0 + 1 + 2
+    assert with_output == exact
+    assert sim_out.certified_slices == 1 and sim_out.exact_slices == 2
+    assert sim_exact.certified_slices == 0
+
+
+def test_output_certificate_needs_a_faithful_output():
+    from analog_tt.tiles.counting import certificate_supported
+
+    assert certificate_supported(paper_mnist_config().forward)
+    for field, value in (
+        ("w_noise", 0.02),
+        ("out_res", -1.0),
+        ("ir_drop", 1.0),
+        ("inp_noise", 0.1),
+    ):
+        io = paper_mnist_config().forward
+        setattr(io, field, value)
+        assert not certificate_supported(io), field
+    io = paper_mnist_config().forward
+    io.bound_management = BoundManagementType.NONE
+    assert not certificate_supported(io)
+
+
+_TRAIN_SCRIPT = """
+import hashlib, json, sys
+import analog_tt
+import torch
+from aihwkit.nn import AnalogLinear
+from aihwkit.optim import AnalogSGD
+from aihwkit.simulator.presets.utils import PresetIOParameters
+from torch import nn
+from analog_tt.core.seeding import seed_everything
+from analog_tt.presets import paper_mnist_config
+from analog_tt.tiles.counting import collect_op_counts
+
+seed_everything(0)
+config = paper_mnist_config(
+    n_tiles=3, count_ops=True, forward=PresetIOParameters(out_bound=4.0), lr=0.5
+)
+model = nn.Sequential(AnalogLinear(30, 8, True, config), nn.Sigmoid(), AnalogLinear(8, 4, True, config))
+tiles = [m.tile for m in model.modules() if hasattr(getattr(m, "tile", None), "count_from_output")]
+for tile in tiles:
+    tile.count_from_output = sys.argv[1] == "1"
+opt = AnalogSGD(model.parameters(), lr=0.5)
+opt.regroup_param_groups(model)
+gen = torch.Generator().manual_seed(0)
+for _ in range(150):
+    opt.zero_grad()
+    model(torch.rand(8, 30, generator=gen) * 2).pow(2).sum().backward()
+    opt.step()
+weights = torch.cat([t.get_replica_weights().flatten() for t in tiles]).numpy().tobytes()
+print(json.dumps({
+    "counts": collect_op_counts(model),
+    "weights": hashlib.sha1(weights).hexdigest(),
+    "certified": [t.certified_slices for t in tiles],
+}))
+"""
+
+
+def test_training_counts_from_the_output_equal_the_exact_counts():
+    import subprocess
+    import sys
+
+    def run(flag: str) -> dict:
+        out = subprocess.run(
+            [sys.executable, "-c", _TRAIN_SCRIPT, flag], capture_output=True, text=True, check=True
+        )
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    from_output, exact = run("1"), run("0")
+    assert from_output["counts"] == exact["counts"]
+    assert from_output["weights"] == exact["weights"]  # counting never touches training
+    assert exact["counts"]["2"]["forward"]["bm_rounds"] > 0  # the exact path was exercised
+    assert min(from_output["certified"]) > 0 and exact["certified"] == [0, 0]

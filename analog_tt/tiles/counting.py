@@ -65,6 +65,8 @@ __all__ = [
     "PHASES",
     "bound_management_rounds",
     "bound_management_rounds_batched",
+    "certificate_supported",
+    "first_round_certified",
     "collect_op_counts",
     "empty_record",
     "reset_op_counts",
@@ -242,6 +244,93 @@ def bound_management_rounds_batched(
                 kept[i] = weight
         pending = still
     return rounds
+
+
+#: Output-noise draws beyond this many standard deviations (probability < 1e-32 per draw) are the
+#: only way :func:`first_round_certified` can certify a row that the exact count would not.
+CERTIFICATE_SIGMAS = 12.0
+
+_IO_FIELDS_OFF = (
+    "inp_noise",
+    "inp_asymmetry",
+    "out_noise_std",
+    "out_asymmetry",
+    "w_noise",
+    "ir_drop",
+    "out_nonlinearity",
+    "out_nonlinearity_std",
+    "slope_calibration",
+    "v_offset_std",
+    "r_series",
+    "w_read_asymmetry_dtod",
+    "nm_thres",
+)
+
+
+def certificate_supported(io_pars: Any) -> bool:
+    """Whether :func:`first_round_certified` applies to a forward with these IO parameters.
+
+    It needs what makes the forward's own output a faithful witness: an ADC grid
+    (``out_res > 0``, deterministic rounding), additive Gaussian output noise as the only noise,
+    the ``ITERATIVE`` bound management and ``ABS_MAX`` or no noise management.
+    """
+    if io_pars.bound_management != BoundManagementType.ITERATIVE or io_pars.is_perfect:
+        return False
+    if io_pars.noise_management not in (NoiseManagementType.ABS_MAX, NoiseManagementType.NONE):
+        return False
+    if io_pars.out_res <= 0 or io_pars.out_bound <= 0 or io_pars.out_scale == 0:
+        return False
+    if io_pars.out_sto_round or io_pars.inp_sto_round:
+        return False
+    if str(getattr(io_pars.mv_type, "value", io_pars.mv_type)) != "OnePass":
+        return False
+    return all(float(getattr(io_pars, name, 0.0) or 0.0) == 0.0 for name in _IO_FIELDS_OFF)
+
+
+@torch.no_grad()
+def first_round_certified(rows: Tensor, outputs: Tensor, io_pars: Any) -> Tensor:
+    """Rows that certainly pass the first bound-management round, read off the forward's output.
+
+    The analog forward already ran aihwkit's own (noisy) iterative bound management on every
+    row. Its output ``y = o * nm * r * out_scale`` is the ADC value ``o`` (a multiple of the ADC
+    step) times the noise-management scale ``nm`` and the reduction ``r`` (1, 2, 4, ...). A row
+    with an output that is an *odd* multiple of the step came from ``r = 1``: its first round
+    passed, and ``|o| = |Q(v + noise)|`` bounds the noise-free value ``v`` of the same first
+    round by ``|v| <= |o| + step / 2 + |noise|``. So when every output of the row satisfies
+    ``|o| <= out_bound - k sigma - step`` (``k =`` :data:`CERTIFICATE_SIGMAS`, ``sigma =
+    out_noise``), the exact criterion of :func:`bound_management_rounds` passes the first round
+    too, unless a noise draw exceeded ``k`` standard deviations. All-zero input rows never clip.
+    Every other row is left to the exact count.
+
+    Parameters
+    ----------
+    rows : Tensor
+        ``[B, in]`` forward inputs.
+    outputs : Tensor
+        ``[B, out]`` the simulator tile's forward outputs of those rows.
+    io_pars : IOParameters
+        Forward IO parameters (see :func:`certificate_supported`).
+
+    Returns
+    -------
+    Tensor
+        ``[B]`` bool.
+    """
+    res = 1.0 / io_pars.out_res if io_pars.out_res > 1.0 else io_pars.out_res
+    step = res * 2.0 * io_pars.out_bound
+    if io_pars.noise_management == NoiseManagementType.ABS_MAX:
+        nm = rows.abs().amax(dim=-1)
+    else:
+        nm = torch.ones(rows.shape[0], dtype=rows.dtype)
+    zero = nm <= 0.0
+    unit = nm.clamp(min=torch.finfo(rows.dtype).tiny) * (io_pars.out_scale * step)
+    levels = outputs / unit[:, None]  # ADC levels times the reduction
+    nearest = torch.round(levels)
+    on_grid = (levels - nearest).abs().amax(dim=-1) <= 1e-3
+    first_round = (nearest.to(torch.int64) & 1).any(dim=-1)  # an odd level: reduction 1
+    limit = io_pars.out_bound - CERTIFICATE_SIGMAS * io_pars.out_noise - step
+    inside = nearest.abs().amax(dim=-1) * step <= limit - 1e-3 * step
+    return zero | (on_grid & first_round & inside)
 
 
 def _counting_tiles(model: nn.Module):

@@ -82,7 +82,12 @@ from torch import Tensor, nn
 
 from ..core.validation import check_choice, check_int
 from ..core.vocabulary import AUTO_SCALE_STARTS, VARIANTS
-from .counting import bound_management_rounds, bound_management_rounds_batched, empty_record
+from .counting import (
+    bound_management_rounds_batched,
+    certificate_supported,
+    empty_record,
+    first_round_certified,
+)
 
 __all__ = [
     "MultiTileTransferSimulatorTile",
@@ -304,6 +309,11 @@ class MultiTileTransferSimulatorTile(SimulatorTile, nn.Module):
             tile_class=AnalogTileWithoutPeriphery,
         )
         self.weight_forward_io = deepcopy(rpu_config.forward)
+        #: count bound-management rounds from the forward's own output where that is exact
+        #: (:func:`analog_tt.tiles.counting.first_round_certified`); False: always re-compute
+        self.count_from_output: bool = certificate_supported(self.weight_forward_io)
+        self.certified_slices = 0  # replica slices counted from the output / re-computed
+        self.exact_slices = 0
         n_grad = self.n_tiles if self.variant == "replicated_A" else 1
         # same construction order as aihwkit's TransferSimulatorTile: gradient tile(s) first
         self.grad_tiles = nn.ModuleList(
@@ -418,29 +428,49 @@ class MultiTileTransferSimulatorTile(SimulatorTile, nn.Module):
         entry["pulses"] += int(pulses)
 
     def _count_bound_management(
-        self, rows: Tensor, busy: tuple[tuple[int, int], ...], longest: int
+        self, rows: Tensor, busy: tuple[tuple[int, int], ...], longest: int, outputs: Tensor
     ) -> None:
-        """Add the extra bound-management rounds of one forward pass to the counts."""
+        """Add the extra bound-management rounds of one forward pass to the counts.
+
+        A replica slice whose rows the forward's own outputs certify
+        (:func:`~analog_tt.tiles.counting.first_round_certified`) took 1 round; only the other
+        slices are re-computed exactly (which copies their replicas' weights out of aihwkit).
+        """
         entry = self.op_counts["forward"]
         io = self.weight_forward_io
-        if len(busy) == 1:
-            start, stop = busy[0]
-            weight = self.replicas[0].tile.get_weights()
-            rounds = [bound_management_rounds(weight, rows[start:stop], io)]
-        else:
-            replicas = self.replicas
-            n_busy = len(busy)
-            if all(stop - start == longest for start, stop in busy):
-                slices = rows[: n_busy * longest].reshape(n_busy, longest, self.x_size)
-            else:  # uneven slices: pad the shorter ones with zero rows
-                slices = rows.new_zeros(n_busy, longest, self.x_size)
-                for i, (start, stop) in enumerate(busy):
-                    slices[i, : stop - start] = rows[start:stop]
-            rounds = bound_management_rounds_batched(
-                lambda i: replicas[i].tile.get_weights(),
+        replicas = self.replicas
+        n_busy = len(busy)
+        todo = list(range(n_busy))
+        if self.count_from_output:
+            certified = first_round_certified(rows, outputs, io)
+            if n_busy == 1:
+                todo = [] if bool(certified.all()) else [0]
+            elif all(stop - start == longest for start, stop in busy):
+                ok = certified[: n_busy * longest].view(n_busy, longest).all(dim=1).tolist()
+                todo = [i for i, passed in enumerate(ok) if not passed]
+            else:
+                ok = [bool(certified[start:stop].all()) for start, stop in busy]
+                todo = [i for i, passed in enumerate(ok) if not passed]
+        rounds = [1] * n_busy
+        self.certified_slices += n_busy - len(todo)
+        self.exact_slices += len(todo)
+        if todo:
+            chosen = [busy[i] for i in todo]
+            if all(stop - start == longest for start, stop in chosen) and todo == list(
+                range(len(todo))
+            ):
+                slices = rows[: len(todo) * longest].reshape(len(todo), longest, self.x_size)
+            else:  # uneven or scattered slices: gather them, padding with zero rows
+                slices = rows.new_zeros(len(todo), longest, self.x_size)
+                for j, (start, stop) in enumerate(chosen):
+                    slices[j, : stop - start] = rows[start:stop]
+            exact = bound_management_rounds_batched(
+                lambda j: replicas[todo[j]].tile.get_weights(),
                 slices.to(self.chopper.dtype),
                 io,
             )
+            for i, r in zip(todo, exact, strict=True):
+                rounds[i] = r
         for r, (start, stop) in zip(rounds, busy, strict=True):
             entry["bm_rounds"] += r - 1
             entry["bm_vectors"] += (r - 1) * (stop - start)
@@ -483,7 +513,7 @@ class MultiTileTransferSimulatorTile(SimulatorTile, nn.Module):
         if self.count_ops and not is_test:
             self._count("forward", rows.shape[0], longest)
             if self.weight_forward_io.bound_management != BoundManagementType.NONE:
-                self._count_bound_management(rows, busy, longest)
+                self._count_bound_management(rows, busy, longest, out)
         return out.reshape(*x_input.shape[:-1], self.d_size)
 
     def backward(
