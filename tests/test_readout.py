@@ -197,3 +197,65 @@ def test_digitize_aihwkit_baseline_tile_array() -> None:
 def test_a_digital_layer_is_refused_by_name(fn):
     with pytest.raises(ValueError, match="Linear is neither a multi-tile layer nor AnalogLinear"):
         fn(torch.nn.Linear(3, 2), "exact")
+
+
+def _tile_average_error(layer, probes: str, seed: int) -> float:
+    exact = replica_weights(layer, "exact").mean(dim=0)
+    gen = torch.Generator().manual_seed(seed)
+    read, _ = digital_weights(layer, "lstsq", generator=gen, probes=probes)
+    return float((read - exact * _alpha(layer)).pow(2).mean().sqrt())
+
+
+def _alpha(layer) -> float:
+    from analog_tt.tiles.readout import output_scale
+
+    alpha = output_scale(layer)
+    return 1.0 if alpha is None else float(alpha.flatten()[0])
+
+
+def test_shared_probes_with_one_replica_are_the_per_replica_read() -> None:
+    from analog_tt.core.seeding import reseed_analog_tiles
+    from analog_tt.runs import RunConfig
+
+    layer = FakeMultiTileLinear(make_replicas(1, OUT, IN))
+    reads = []
+    for probes in ("per_replica", "shared"):
+        assert reseed_analog_tiles(layer, 3) == 1  # the same output noise for both reads
+        gen = torch.Generator().manual_seed(4)
+        reads.append(digital_weights(layer, "lstsq", generator=gen, probes=probes)[0])
+    assert torch.equal(reads[0], reads[1])
+    shared = RunConfig(n_tiles=1, read_probes="shared")
+    assert shared.read_probes == "per_replica" and shared.key() == RunConfig(n_tiles=1).key()
+    assert RunConfig(n_tiles=4, read_probes="shared").key() != RunConfig(n_tiles=4).key()
+    with pytest.raises(ValueError, match="read_probes"):
+        RunConfig(n_tiles=4, read_probes="common")
+
+
+def test_shared_probe_average_is_the_average_of_shared_probe_reads() -> None:
+    from analog_tt.core.seeding import reseed_analog_tiles
+    from analog_tt.tiles.readout import read_shared_probes
+
+    torch.manual_seed(0)
+    layer = FakeMultiTileLinear(make_replicas(4, OUT, IN))
+    reps = layer.analog_module.replicas
+    reseed_analog_tiles(layer, 5)  # the same output noise for both reads
+    each = read_shared_probes(reps, OS, torch.Generator().manual_seed(6))
+    reseed_analog_tiles(layer, 5)
+    p = torch.tensor([0.1, 0.2, 0.3, 0.4], dtype=torch.float64)
+    combined = read_shared_probes(reps, OS, torch.Generator().manual_seed(6), combine=p)
+    assert each.shape == (4, OUT, IN) and combined.shape == (1, OUT, IN)
+    expected = torch.einsum("n,noi->oi", p, each.double()).float()
+    torch.testing.assert_close(combined[0], expected, rtol=1e-5, atol=1e-6)
+
+
+def test_shared_probes_read_the_tile_average_as_well_as_per_replica_probes() -> None:
+    # each replica's output noise is its own in both reads, so the error of the tile average is
+    # the same in distribution; a read that shared the noise too would be sqrt(N) = 2x worse
+    torch.manual_seed(0)
+    layer = FakeMultiTileLinear(make_replicas(4, OUT, IN))
+    errors = {
+        probes: [_tile_average_error(layer, probes, seed) for seed in range(12)]
+        for probes in ("per_replica", "shared")
+    }
+    mean = {k: sum(v) / len(v) for k, v in errors.items()}
+    assert 0.85 < mean["shared"] / mean["per_replica"] < 1.15, mean

@@ -40,6 +40,10 @@ INIT_MODES = (*REPLICA_INIT_MODES, "xavier_uniform", "default")
 #: chip can do; the paper's test reads) or the exact simulated weights.
 READ_MODES = ("lstsq", "exact")
 
+#: Probe vectors of a least-squares read of N replicas: a fresh set per replica (the paper's
+#: reads) or one set sent to every replica (what a chip does: one factorisation serves all).
+READ_PROBES = ("per_replica", "shared")
+
 #: What a test of a run reports: the tile average, SWA over epochs, performance-weighted SWA.
 METRICS = ("tile_avg", "swa", "swa_weighted")
 

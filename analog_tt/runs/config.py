@@ -29,6 +29,7 @@ from ..core.vocabulary import (
     INIT_MODES,
     MULTI_TILE_ALGORITHMS,
     READ_MODES,
+    READ_PROBES,
     RUN_ALGORITHMS,
     VARIANTS,
 )
@@ -183,6 +184,11 @@ class RunConfig:
     analog_eval_repeats : int
         Repeats of the analog-forward evaluation after the last epoch (the paper's
         ``evaluate_model_analog``: 100); 0 = none.
+    read_probes : {"per_replica", "shared"}
+        Probes of the noisy test reads of N > 1 replicas: a fresh set per replica (the paper's
+        reads, the default) or one set for all replicas with one solve for the tile average
+        (:func:`analog_tt.tiles.readout.read_shared_probes`; about N times cheaper to solve).
+        With one replica both are the same read, and ``"shared"`` is stored as the default.
     """
 
     dataset: str = "mnist"
@@ -215,6 +221,7 @@ class RunConfig:
     fast_lr: float | None = None
     transfer_every: tuple[int, ...] | None = None
     analog_eval_repeats: int = 0
+    read_probes: str = "per_replica"
 
     def __post_init__(self) -> None:
         check_choice("dataset", self.dataset, DATASETS)
@@ -370,6 +377,9 @@ class RunConfig:
         check_int("analog_eval_repeats", self.analog_eval_repeats, 0)
         if self.analog_eval_repeats and not self.is_analog:
             raise ValueError("analog_eval_repeats needs an analog algorithm")
+        check_choice("read_probes", self.read_probes, READ_PROBES)
+        if self.n_tiles == 1:  # one replica: the same read, so one spelling (one key)
+            object.__setattr__(self, "read_probes", "per_replica")
 
     # -- derived -----------------------------------------------------------------------------
     @property

@@ -70,10 +70,14 @@ def make_swa(config: RunConfig) -> tuple[dict[str, SWA], PerformanceWeightedSWA 
     return swa, weighted
 
 
-def _read(model: nn.Module, mode: str, generator, replica_weighting=None) -> dict[str, Any]:
+def _read(
+    model: nn.Module, mode: str, generator, replica_weighting=None, probes: str = "per_replica"
+) -> dict[str, Any]:
     """``{layer: (W, bias)}`` of every analog layer, read as ``mode`` (one probe stream)."""
     return {
-        name: digital_weights(layer, mode, replica_weighting=replica_weighting, generator=generator)
+        name: digital_weights(
+            layer, mode, replica_weighting=replica_weighting, generator=generator, probes=probes
+        )
         for name, layer in analog_linear_layers(model).items()
     }
 
@@ -128,7 +132,11 @@ def evaluate_epoch(
     test: dict[str, dict[str, dict[str, float]]] = {}
     for mode in config.eval_modes:
         gen = torch.Generator().manual_seed(derived_seed(config.seed, "read", epoch, mode))
-        snap = _read(model, mode, gen) if config.is_analog else _linear_params(model)
+        snap = (
+            _read(model, mode, gen, probes=config.read_probes)
+            if config.is_analog
+            else _linear_params(model)
+        )
         current = build_digital_model(model, snap) if config.is_analog else model
         test[mode] = {"tile_avg": _metrics(current, x_test, y_test, *train)}
         if mode in swa:
@@ -148,7 +156,9 @@ def evaluate_epoch(
         if weighted_swa is not None and mode == config.eval_modes[0]:
             if weighted_swa.due(epoch):
                 p = weighted_swa.replica_weights()
-                weighted_swa.add_snapshot(_read(model, mode, gen, replica_weighting=p), epoch)
+                weighted_swa.add_snapshot(
+                    _read(model, mode, gen, replica_weighting=p, probes=config.read_probes), epoch
+                )
             if weighted_swa.n_averaged:
                 averaged = weighted_swa.averaged_model(model)
                 test[mode]["swa_weighted"] = {

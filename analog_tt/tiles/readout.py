@@ -37,7 +37,7 @@ import torch
 from torch import Tensor, nn
 
 from ..core.validation import check_choice, check_int
-from ..core.vocabulary import READ_MODES
+from ..core.vocabulary import READ_MODES, READ_PROBES
 from .layers import find_replicas, randn, record_layer_ops, sim_tile, tile_device
 
 __all__ = [
@@ -47,6 +47,7 @@ __all__ = [
     "digitize",
     "output_scale",
     "read_replica_weights",
+    "read_shared_probes",
     "replica_weights",
 ]
 
@@ -118,6 +119,77 @@ def read_replica_weights(
             {"phase": "read", "op": "forward", "tile": "main", "vectors": n_probe, "pfactor": 1.0}
         )
     return _lstsq_weights(x.cpu(), y.detach().cpu())
+
+
+@torch.no_grad()
+def read_shared_probes(
+    replicas: Any,
+    over_sampling: int = 10,
+    generator: torch.Generator | None = None,
+    *,
+    combine: Tensor | None = None,
+    ops: list[dict[str, Any]] | None = None,
+) -> Tensor:
+    """Noisy least-squares read of N replicas with one probe set sent to every replica.
+
+    The same ``X ~ N(0, 1)`` ``[over_sampling * in, in]`` goes through every replica's analog
+    forward (what a chip does: all tiles are driven by the same probe lines) and one least-squares
+    factorisation of ``X`` serves every replica. The probes are drawn exactly as
+    :func:`read_replica_weights` draws replica 0's, so with one replica both reads are the same
+    bits. Each replica's own read noise stays independent (its own forward); only the probes
+    are common.
+
+    Parameters
+    ----------
+    replicas
+        Sequence of N simulator tiles (see :func:`analog_tt.tiles.layers.sim_tile`).
+    over_sampling, generator
+        As in :func:`read_replica_weights`.
+    combine
+        ``None``: return every replica's estimate ``[N, out, in]``. A ``[N]`` weight vector
+        ``p``: return the estimate of ``sum_i p_i W_i`` ``[1, out, in]`` from one solve (the read
+        is linear in the outputs: ``lstsq(X, sum_i p_i y_i) = sum_i p_i lstsq(X, y_i)``).
+    ops
+        If given, one ``"read"`` record per replica is appended, as the per-replica read does.
+
+    Returns
+    -------
+    Tensor
+        ``[N, out, in]`` or ``[1, out, in]`` float32 (CPU).
+    """
+    over_sampling = _check_over_sampling(over_sampling)
+    sims = [sim_tile(r) for r in replicas]
+    x_size = int(sims[0].get_x_size())
+    d_size = int(sims[0].get_d_size())
+    n_probe = over_sampling * x_size
+    x = randn((n_probe, x_size), generator, tile_device(replicas[0]))
+    outputs = [sim.forward(x).detach().cpu() for sim in sims]
+    if ops is not None:
+        for _ in sims:
+            ops.append(
+                {
+                    "phase": "read",
+                    "op": "forward",
+                    "tile": "main",
+                    "vectors": n_probe,
+                    "pfactor": 1.0,
+                }
+            )
+    x = x.cpu()
+    if combine is not None:
+        p = torch.as_tensor(combine, dtype=torch.float64).flatten()
+        if p.numel() != len(sims):
+            raise ValueError(f"combine must have {len(sims)} entries, got {p.numel()}")
+        if len(sims) == 1 and float(p[0]) == 1.0:
+            y = outputs[0]
+        else:
+            y = sum(float(w) * out.double() for w, out in zip(p, outputs, strict=True))
+        return _lstsq_weights(x, y)[None]
+    if len(sims) == 1:
+        return _lstsq_weights(x, outputs[0])[None]
+    # one factorisation, every replica's outputs as right-hand sides
+    solution = torch.linalg.lstsq(x.double(), torch.cat(outputs, dim=1).double()).solution
+    return solution.T.float().reshape(len(sims), d_size, x_size)
 
 
 # --------------------------------------------------------------------------------------------
@@ -250,6 +322,7 @@ def replica_weights(
     over_sampling: int = 10,
     generator: torch.Generator | None = None,
     ops: list[dict[str, Any]] | None = None,
+    probes: Literal["per_replica", "shared"] = "per_replica",
 ) -> Tensor:
     """Per-replica weights of an analog linear layer.
 
@@ -265,6 +338,9 @@ def replica_weights(
         ``vectors = N * over_sampling * in`` and ``pfactor = N`` is appended (replicas are read
         in parallel). For an ``analog_tt`` multi-tile layer with ``count_ops`` on, the same
         counts go to its ``"read"`` phase (``sequential = over_sampling * in``).
+    probes
+        ``"per_replica"``: fresh probes for every replica (the paper's read); ``"shared"``: one
+        probe set for all (:func:`read_shared_probes`). The same with one replica.
 
     Returns
     -------
@@ -284,11 +360,22 @@ def replica_weights(
         return weight[None]
     if mode == "exact":
         return torch.stack([sim_tile(r).get_weights().detach().float().cpu() for r in reps])
+    check_choice("probes", probes, READ_PROBES)
     local: list[dict[str, Any]] = []
-    stack = torch.stack(
-        [read_replica_weights(r, None, over_sampling, generator, ops=local) for r in reps]
-    )
-    n = len(reps)
+    if probes == "shared":
+        stack = read_shared_probes(reps, over_sampling, generator, ops=local)
+    else:
+        stack = torch.stack(
+            [read_replica_weights(r, None, over_sampling, generator, ops=local) for r in reps]
+        )
+    _record_read(layer, local, len(reps), ops)
+    return stack
+
+
+def _record_read(
+    layer: nn.Module, local: list[dict[str, Any]], n: int, ops: list[dict[str, Any]] | None
+) -> None:
+    """One layer-level read record (``n`` replicas read in parallel) and the layer's counts."""
     total = int(sum(rec["vectors"] for rec in local))
     if ops is not None:
         ops.append(
@@ -301,7 +388,6 @@ def replica_weights(
             }
         )
     record_layer_ops(layer, "read", vectors=total, sequential=total // n)
-    return stack
 
 
 def digital_weights(
@@ -312,6 +398,7 @@ def digital_weights(
     over_sampling: int = 10,
     generator: torch.Generator | None = None,
     ops: list[dict[str, Any]] | None = None,
+    probes: Literal["per_replica", "shared"] = "per_replica",
 ) -> tuple[Tensor, Tensor | None]:
     """Floating-point weights and bias equivalent to an analog linear layer.
 
@@ -321,8 +408,10 @@ def digital_weights(
 
     Parameters
     ----------
-    layer, mode, over_sampling, generator, ops
-        As in :func:`replica_weights`.
+    layer, mode, over_sampling, generator, ops, probes
+        As in :func:`replica_weights`. With ``probes="shared"`` a noisy read solves once for the
+        (weighted) average instead of once per replica: the same estimate as averaging the
+        per-replica estimates of :func:`read_shared_probes`, at one solve's cost.
     replica_weighting
         Optional ``[N]`` non-negative weights summing to 1 (performance-weighted average).
 
@@ -340,17 +429,28 @@ def digital_weights(
             bias = None if bias is None else bias.detach().float().cpu()
             return weight.detach().float().cpu(), bias
         return _read_ordinary_layer(layer, _check_over_sampling(over_sampling), generator, ops)
-    stack = replica_weights(layer, mode, over_sampling=over_sampling, generator=generator, ops=ops)
-    n = stack.shape[0]
-    if replica_weighting is None:
-        avg = stack.mean(dim=0)
-    else:
+    check_choice("probes", probes, READ_PROBES)
+    n = len(reps)
+    p = None
+    if replica_weighting is not None:
         p = torch.as_tensor(replica_weighting, dtype=torch.float64).flatten().cpu()
         if p.numel() != n:
             raise ValueError(f"replica_weighting must have {n} entries, got {p.numel()}")
         if (p < 0).any() or not math.isclose(float(p.sum()), 1.0, rel_tol=1e-6, abs_tol=1e-6):
             raise ValueError("replica_weighting must be non-negative and sum to 1")
-        avg = torch.einsum("n,noi->oi", p, stack.double()).float()
+    if mode == "lstsq" and probes == "shared" and n > 1:
+        local: list[dict[str, Any]] = []
+        combine = p if p is not None else torch.full((n,), 1.0 / n, dtype=torch.float64)
+        avg = read_shared_probes(reps, over_sampling, generator, combine=combine, ops=local)[0]
+        _record_read(layer, local, n, ops)
+    else:
+        stack = replica_weights(
+            layer, mode, over_sampling=over_sampling, generator=generator, ops=ops, probes=probes
+        )
+        if p is None:
+            avg = stack.mean(dim=0)
+        else:
+            avg = torch.einsum("n,noi->oi", p, stack.double()).float()
     alpha = output_scale(layer)
     if alpha is not None:
         avg = avg * (alpha.view(-1, 1) if alpha.numel() > 1 else alpha.item())
