@@ -463,10 +463,11 @@ def test_notebook_07_smoke_writes_only_to_output_dir(tmp_path, repo_root) -> Non
     papermill = pytest.importorskip("papermill")
     measured = tmp_path / "epochs_to_97.csv"
     measured.write_text(
-        "profile,variant,n_tiles,bl,lr,n_seeds,mean,ci95,paper_mean\n"
-        "smoke,shared_A,1,31,0.1,2,3.0,0.5,34\n"
-        "smoke,replicated_A,2,31,0.1,2,4.0,0.7,\n"
-        "quick,shared_A,4,31,0.1,2,30,3,35\n"
+        "profile,variant,n_tiles,bl,lr,target,n_seeds,n_reached,mean,ci95,paper_mean\n"
+        "paper,shared_A,1,31,0.1,0.97,2,2,33.0,0.5,34\n"
+        "paper,replicated_A,2,31,0.1,0.97,2,2,40.0,0.7,\n"
+        "paper,shared_A,8,31,0.1,0.97,2,1,36.0,,36\n"  # a seed short of 97 %: left out
+        "quick,shared_A,4,31,0.1,0.8,2,2,30,3,35\n"  # another target: never epochs to 97 %
     )
     figures = repo_root / "figures"
     # only the names this notebook writes (other notebooks may write figures/ concurrently)
@@ -494,3 +495,9 @@ def test_notebook_07_smoke_writes_only_to_output_dir(tmp_path, repo_root) -> Non
         ).is_file()
     after = {p: p.stat().st_mtime_ns for p in figures.rglob("hw_*") if p.is_file()}
     assert after == before, "the notebook wrote into the repository's figures/"
+    import pandas as pd
+
+    costs = pd.read_csv(out / "tables" / "hw_costs.csv")
+    measured_rows = costs[costs["source"] != "paper"]
+    assert set(measured_rows["source"]) == {"measured (paper profile)"}
+    assert sorted(measured_rows["n_tiles"]) == [1, 2]  # not the quick row, not the unreached cell

@@ -8,7 +8,7 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["mean_ci95", "verdict"]
+__all__ = ["mean_ci95", "verdict", "welch"]
 
 Verdict = Literal["indistinguishable", "better", "worse"]
 
@@ -83,3 +83,62 @@ def verdict(
         return "indistinguishable"
     above = ours_mean > paper_value
     return "better" if above == higher_is_better else "worse"
+
+
+def welch(ours: Iterable[float], theirs: Iterable[float], *, alpha: float = 0.05) -> dict:
+    """Welch's two-sample t-test of our runs against the paper's runs.
+
+    Parameters
+    ----------
+    ours, theirs : iterable of float, each with n >= 2
+        Independent per-run values (e.g. one accuracy per seed).
+    alpha : float
+        Level of the test and of the ``1 - alpha`` CI of the difference.
+
+    Returns
+    -------
+    dict
+        ``difference`` (mean ours - mean theirs), ``ci_low`` / ``ci_high`` (Welch-Satterthwaite
+        CI of the difference), ``p_value`` (two-sided), ``dof``, ``n_ours``, ``n_paper`` and
+        ``verdict``: ``"indistinguishable"`` when ``p >= alpha``, otherwise ``"higher"`` or
+        ``"lower"`` (ours relative to the paper's).
+
+    Raises
+    ------
+    ValueError
+        With fewer than 2 values on either side (a single run gets no verdict) or non-finite
+        values.
+    """
+    a = np.asarray(list(ours), dtype=float).ravel()
+    b = np.asarray(list(theirs), dtype=float).ravel()
+    for name, arr in (("ours", a), ("theirs", b)):
+        if arr.size < 2:
+            raise ValueError(f"welch needs at least 2 values in {name}, got {arr.size}")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"welch got non-finite values in {name}: {arr.tolist()}")
+    from scipy import stats
+
+    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+    diff = float(a.mean() - b.mean())
+    se = math.sqrt(va + vb)
+    if se == 0.0:
+        dof = float(a.size + b.size - 2)
+        p = 1.0 if diff == 0.0 else 0.0
+    else:
+        dof = float((va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1)))
+        p = float(2 * stats.t.sf(abs(diff) / se, dof))
+    half = float(stats.t.ppf(1 - alpha / 2, dof) * se)
+    if p >= alpha:
+        word = "indistinguishable"
+    else:
+        word = "higher" if diff > 0 else "lower"
+    return {
+        "difference": diff,
+        "ci_low": diff - half,
+        "ci_high": diff + half,
+        "p_value": p,
+        "dof": dof,
+        "n_ours": int(a.size),
+        "n_paper": int(b.size),
+        "verdict": word,
+    }

@@ -166,6 +166,13 @@ def _has_tabulate() -> bool:
     return True
 
 
+def markdown_table(table, float_format: str = "%.4g") -> str:
+    """A DataFrame as a Markdown table (tabulate's when installed, else a plain one)."""
+    if _has_tabulate():
+        return table.to_markdown(index=False, floatfmt=float_format.lstrip("%"))
+    return _markdown(table, float_format)
+
+
 def _markdown(table, float_format: str) -> str:
     def cell(value: Any) -> str:
         if isinstance(value, float):

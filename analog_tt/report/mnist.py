@@ -11,18 +11,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..core.stats import mean_ci95, verdict
+from .. import paper
+from ..core.stats import mean_ci95, verdict, welch
 from ..core.vocabulary import PROFILES
 from ..runs.results import load_results, summarize
-from .verdicts import paper_verdict
+from .verdicts import paper_verdict, welch_columns
 
 __all__ = [
     "SWA_GAIN_COLUMNS",
     "ett_table",
+    "fig2_pooled_offset",
     "fig2_table",
     "first_mode",
     "paper_epochs_to_97",
     "plot_fig2",
+    "plot_learning_curves",
     "profiles_with",
     "swa_gain_rows",
 ]
@@ -67,7 +70,34 @@ def fig2_table(profile: str, results_root: Path, ref: dict[str, Any]):
         _paper_fig2(ref, m, n) for m, n in zip(t["metric"], t["n_tiles"], strict=True)
     ]
     t["verdict"] = [paper_verdict(r.mean, r.ci95, r.n_seeds, r.paper_mean) for r in t.itertuples()]
+    paper_runs = paper.figure2_runs()
+    welch_rows = []
+    for r in t.itertuples():
+        ours = df[(df["n_tiles"] == r.n_tiles) & (df["metric"] == r.metric)]
+        ours = ours[(ours["variant"] == r.variant) & (ours["epochs"] == r.epochs)]["acc"]
+        theirs = paper_runs.get(r.n_tiles, {}).get(r.metric) if r.epochs == 40 else None
+        welch_rows.append(welch_columns(ours.tolist(), theirs))
+    for column in welch_rows[0] if welch_rows else ():
+        t[column] = [w[column] for w in welch_rows]
     return t.drop(columns="n_missing")
+
+
+def fig2_pooled_offset(profile: str, results_root: Path, metric: str = "tile_avg") -> dict | None:
+    """Welch test of all our Figure 2 runs against all the paper's, over the N both have.
+
+    The claim is that accuracy is flat in N, so the per-N comparisons share one offset; pooling
+    them tests it with every run (``n_tiles`` lists the N used). ``None`` with fewer than 2 runs
+    on a side. 40-epoch runs only (the paper's setting).
+    """
+    df = fig2_runs(profile, results_root)
+    df = df[(df["metric"] == metric) & (df["epochs"] == 40)]
+    paper_runs = paper.figure2_runs()
+    ns = sorted(set(df["n_tiles"]) & set(paper_runs))
+    ours = df[df["n_tiles"].isin(ns)]["acc"].tolist()
+    theirs = [v for n in ns for v in paper_runs[n][metric]]
+    if len(ours) < 2 or len(theirs) < 2:
+        return None
+    return {"metric": metric, "n_tiles": ns, **welch(ours, theirs)}
 
 
 def plot_fig2(table, profile: str, runs=None):
@@ -230,7 +260,7 @@ def ett_table(profile: str, experiment: str, results_root: Path, ref: dict[str, 
     """Epochs to the target accuracy per (variant, N, BL, lr) over seeds, beside the paper's."""
     import pandas as pd
 
-    paper = paper_epochs_to_97(ref)
+    paper_values = paper_epochs_to_97(ref)
     df = load_results(profile, experiment, results_root=results_root)
     df = first_mode(df[df["metric"] == "tile_avg"]).copy()
     df["epochs_to_target"] = pd.to_numeric(df["epochs_to_target"])
@@ -240,9 +270,20 @@ def ett_table(profile: str, experiment: str, results_root: Path, ref: dict[str, 
     t["n_seeds"] = t["n_seeds"] + t["n_missing"]
     t.insert(0, "profile", profile)
     t["paper_mean"] = pd.to_numeric(
-        [paper.get((r.variant, r.n_tiles, r.bl, r.lr)) for r in t.itertuples()]
+        [paper_values.get((r.variant, r.n_tiles, r.bl, r.lr)) for r in t.itertuples()]
     )
     t["verdict"] = [_ett_verdict(r) for r in t.itertuples()]
+    welch_rows = []
+    for r in t.itertuples():
+        ours = df[(df["variant"] == r.variant) & (df["n_tiles"] == r.n_tiles)]
+        ours = ours[(ours["bl"] == r.bl) & (ours["lr"] == r.lr)]
+        ours = ours[ours["stop_at_accuracy"] == r.stop_at_accuracy]["epochs_to_target"]
+        theirs = None
+        if r.stop_at_accuracy == 0.97 and r.lr == 0.1 and r.n_reached == r.n_seeds:
+            theirs = paper.epochs_to_97_runs(r.variant).get((r.n_tiles, r.bl))
+        welch_rows.append(welch_columns(ours.dropna().tolist(), theirs))
+    for column in welch_rows[0] if welch_rows else ():
+        t[column] = [w[column] for w in welch_rows]
     return t.drop(columns="n_missing").rename(columns={"stop_at_accuracy": "target"})
 
 
@@ -303,3 +344,65 @@ def swa_gain_rows(
                     }
                 )
     return rows
+
+
+# ------------------------------------------------------------------------- learning curves
+
+
+def plot_learning_curves(profile: str, results_root: Path, experiment: str = "epochs_to_97"):
+    """Per-epoch test accuracy of our epochs-to-97 % runs over the paper's, one panel per cell.
+
+    Thin lines: single runs (ours coloured, the paper's grey, from ``mnist_bl_v{1,2}.csv``);
+    thick: the mean over the runs still running at that epoch. Cells: those we have run at the
+    paper's target (0.97) and lr (0.1).
+
+    Returns
+    -------
+    matplotlib.figure.Figure or None
+        ``None`` when there is no such run.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    df = load_results(profile, experiment, per_epoch=True, results_root=results_root)
+    df = first_mode(df[(df["metric"] == "tile_avg") & (df["stop_at_accuracy"] == 0.97)])
+    df = df[df["lr"] == 0.1]
+    cells = sorted({(r.variant, r.n_tiles, r.bl) for r in df.itertuples()})
+    if not cells:
+        return None
+    cols = min(3, len(cells))
+    rows = math.ceil(len(cells) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
+
+    def mean_curve(curves):
+        longest = max(len(c) for c in curves)
+        padded = np.full((len(curves), longest), np.nan)
+        for i, c in enumerate(curves):
+            padded[i, : len(c)] = c
+        return np.arange(1, longest + 1), np.nanmean(padded, axis=0)
+
+    for ax, (variant, n, bl) in zip(axes.flat, cells, strict=False):
+        theirs = paper.epochs_to_97_curves(variant).get((n, bl), ())
+        for curve in theirs:
+            ax.plot(range(1, len(curve) + 1), curve, color="0.6", lw=0.7)
+        sub = df[(df["variant"] == variant) & (df["n_tiles"] == n) & (df["bl"] == bl)]
+        ours = [g.sort_values("epoch")["acc"].to_numpy() for _, g in sub.groupby("seed")]
+        for curve in ours:
+            ax.plot(range(1, len(curve) + 1), curve, color="C0", lw=0.7, alpha=0.7)
+        if theirs:
+            ax.plot(*mean_curve(theirs), color="0.3", lw=2, label=f"paper ({len(theirs)} runs)")
+        ax.plot(*mean_curve(ours), color="C0", lw=2, label=f"ours ({len(ours)} seeds)")
+        ax.axhline(0.97, color="k", ls=":", lw=1)
+        ax.set(title=f"{variant}, N = {n}, BL {bl}", xlabel="epoch", ylabel="test accuracy")
+        ax.set_ylim(0.9, 0.975)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right")
+    for ax in list(axes.flat)[len(cells) :]:
+        ax.axis("off")
+    fig.suptitle(
+        f"Epochs to 97 %: test accuracy of the tile average per epoch ({profile} profile, "
+        "lr 0.1) over the paper's runs",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    return fig

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
-from ..core.stats import verdict
+from ..core.stats import verdict, welch
 
-__all__ = ["paper_verdict"]
+__all__ = ["WELCH_COLUMNS", "paper_verdict", "welch_columns"]
+
+#: Columns of :func:`welch_columns`, in table order.
+WELCH_COLUMNS = (
+    "paper_n_runs",
+    "difference",
+    "difference_ci_low",
+    "difference_ci_high",
+    "p_value",
+    "welch_verdict",
+)
 
 
 def paper_verdict(
@@ -28,3 +39,27 @@ def paper_verdict(
     if n_seeds < 2 or not math.isfinite(mean) or not math.isfinite(ci):
         return too_few
     return verdict(mean, ci, float(paper_value))
+
+
+def welch_columns(ours: Sequence[float], paper_runs: Sequence[float] | None) -> dict[str, object]:
+    """Our runs against the paper's runs (Welch t-test), as table columns (:data:`WELCH_COLUMNS`).
+
+    ``difference`` is ours minus the paper's mean with its 95 % CI; ``welch_verdict`` is
+    ``"indistinguishable"``, ``"higher"`` or ``"lower"`` (ours, at p < 0.05), or ``"n/a"`` when
+    either side has fewer than 2 finite runs (a single run gets no verdict) or the paper has none.
+    """
+    ours = [float(v) for v in ours if v == v]
+    paper = [float(v) for v in (paper_runs or ()) if v == v]
+    empty = dict.fromkeys(WELCH_COLUMNS, math.nan)
+    empty.update(paper_n_runs=len(paper), welch_verdict="n/a")
+    if len(ours) < 2 or len(paper) < 2:
+        return empty
+    test = welch(ours, paper)
+    return {
+        "paper_n_runs": len(paper),
+        "difference": test["difference"],
+        "difference_ci_low": test["ci_low"],
+        "difference_ci_high": test["ci_high"],
+        "p_value": test["p_value"],
+        "welch_verdict": test["verdict"],
+    }
