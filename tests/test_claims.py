@@ -71,3 +71,11 @@ def test_the_ledger_covers_every_claim_and_says_what_is_missing():
     assert len(epochs) == len(EPOCHS_TO_97_CELLS)
     assert ledger["claim"].str.contains("speed-up").sum() == 2
     assert ledger["claim"].str.contains("pooled").sum() == 1
+
+
+def test_spiral_means_agree_with_the_paper_per_run_files():
+    table = paper.load("spiral")["agad_vs_n"]
+    for variant in ("shared_A", "replicated_A"):
+        runs = paper.spiral_runs(variant)
+        for n, mean in zip(table["n_tiles"], table["train_acc"][variant], strict=True):
+            assert mean == pytest.approx(sum(runs[n]) / len(runs[n]), abs=6e-4), (variant, n)
