@@ -710,3 +710,32 @@ def test_replacing_the_rpu_config_in_place_says_what_to_do():
     model = AnalogSequential(AnalogLinear(4, 3, rpu_config=paper_mnist_config(n_tiles=2)))
     with pytest.raises(NotImplementedError, match="build the model again"):
         model.replace_rpu_config(paper_mnist_config(n_tiles=2))
+
+
+@pytest.mark.parametrize("variant", ["shared_A", "replicated_A"])
+def test_one_layer_is_one_analog_tile_to_aihwkits_tile_apis(variant):
+    from aihwkit.nn import AnalogSequential
+
+    from analog_tt.core.seeding import all_named_modules, reseed_analog_tiles
+    from analog_tt.tiles.tile import MultiTileTransferTile
+
+    torch.manual_seed(0)
+    model = AnalogSequential(
+        AnalogLinear(12, 6, True, paper_mnist_config(n_tiles=3, variant=variant)),
+        nn.Sigmoid(),
+        AnalogLinear(6, 4, True, paper_mnist_config(n_tiles=2, variant=variant)),
+    )
+    assert model.analog_tile_count() == 2
+    assert all(isinstance(t, MultiTileTransferTile) for t in model.analog_tiles())
+    assert len(model.get_analog_tile_devices()) == 2
+    weights = model.get_weights()  # crashed on the inner tiles before
+    assert [w.shape for w, _ in weights.values()] == [(6, 12), (4, 6)]
+    model.set_weights(weights)
+    for (w_in, _), (w_out, _) in zip(weights.values(), model.get_weights().values(), strict=True):
+        torch.testing.assert_close(w_out, w_in, atol=1e-6, rtol=0)
+    model.remap_analog_weights()
+    # the inner tiles are still children: checkpoints keep them, and the seeding reaches them
+    assert any(".replicas.2." in key for key in model.state_dict())
+    n_inner = (3 + 2) + (1 + 1 if variant == "shared_A" else 3 + 2)
+    assert reseed_analog_tiles(model, 1) == n_inner
+    assert sum(".replicas." in name for name, _ in all_named_modules(model)) == 3 + 2

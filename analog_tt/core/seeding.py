@@ -9,7 +9,13 @@ import numpy as np
 from . import determinism
 from .files import stable_hash
 
-__all__ = ["derived_seed", "reseed_analog_tiles", "restore_hidden_parameters", "seed_everything"]
+__all__ = [
+    "all_named_modules",
+    "derived_seed",
+    "reseed_analog_tiles",
+    "restore_hidden_parameters",
+    "seed_everything",
+]
 
 
 def seed_everything(seed: int, *, strict: bool = False) -> np.random.Generator:
@@ -86,12 +92,35 @@ def reseed_analog_tiles(model, seed: int) -> int:
     return rebuilt
 
 
+def all_named_modules(model, prefix: str = ""):
+    """Every submodule of ``model`` with its qualified name, in ``named_modules()``'s order.
+
+    Unlike ``model.named_modules()`` this walks ``_modules`` itself, so it also reaches modules
+    below a module that presents itself as one (the multi-tile simulator tile hides its replica
+    and gradient tiles from ``named_modules``, so that aihwkit counts one tile per layer).
+    """
+    seen: set[int] = set()
+    stack = [(prefix, model)]
+    while stack:
+        name, module = stack.pop()
+        if id(module) in seen:
+            continue
+        seen.add(id(module))
+        yield name, module
+        children = [
+            (f"{name}.{child_name}" if name else child_name, child)
+            for child_name, child in module._modules.items()
+            if child is not None
+        ]
+        stack.extend(reversed(children))
+
+
 def _cpp_tile_modules(model):
     """The aihwkit tile modules of ``model`` that hold a C++ simulator tile."""
     import torch
     from aihwkit.simulator.tiles.base import SimulatorTileWrapper
 
-    for module in model.modules():
+    for _, module in all_named_modules(model):
         if isinstance(module, SimulatorTileWrapper) and not isinstance(
             getattr(module, "tile", None), torch.nn.Module
         ):
@@ -104,7 +133,7 @@ def restore_hidden_parameters(model, state_dict) -> int:
     the weights; see :func:`reseed_analog_tiles`). Returns how many tiles were restored."""
     from aihwkit.simulator.tiles.base import AnalogTileStateNames
 
-    names = {id(m): n for n, m in model.named_modules()}
+    names = {id(m): n for n, m in all_named_modules(model)}
     restored = 0
     for module in _cpp_tile_modules(model):
         key = f"{names[id(module)]}.analog_tile_state".lstrip(".")

@@ -369,6 +369,23 @@ class MultiTileTransferSimulatorTile(SimulatorTile, nn.Module):
         self.op_counts: dict[str, Any] = {}
         self.reset_op_counts()
 
+    def named_modules(self, memo=None, prefix: str = "", remove_duplicate: bool = True):
+        """This tile alone: its replica and gradient tiles are parts of one logical tile.
+
+        aihwkit's tile iteration (``analog_tiles()``, ``analog_tile_count()``,
+        ``get_weights()`` of containers, ``remap_analog_weights()``, ...) walks
+        ``named_modules()`` and would otherwise treat the N replicas and the gradient tiles as
+        tiles of their own (N + 2 or 2N + 1 per layer). They stay children: ``state_dict``,
+        ``.to()``, ``train()`` and ``apply()`` still reach them
+        (:func:`analog_tt.core.seeding.all_named_modules` walks into them too).
+        """
+        if memo is None:
+            memo = set()
+        if self not in memo or not remove_duplicate:
+            if remove_duplicate:
+                memo.add(self)
+            yield prefix, self
+
     # ------------------------------------------------------------------ helpers
     def n_grad_tiles(self) -> int:
         """Number of gradient tiles ``A`` (1 or ``N``)."""
