@@ -739,3 +739,23 @@ def test_one_layer_is_one_analog_tile_to_aihwkits_tile_apis(variant):
     n_inner = (3 + 2) + (1 + 1 if variant == "shared_A" else 3 + 2)
     assert reseed_analog_tiles(model, 1) == n_inner
     assert sum(".replicas." in name for name, _ in all_named_modules(model)) == 3 + 2
+
+
+@pytest.mark.parametrize("where", ["compound", "device"])
+def test_a_construction_seed_gives_every_replica_its_own_reproducible_variation(where):
+    def device_bounds():
+        config = paper_mnist_config(n_tiles=3, variant="replicated_A")
+        if where == "compound":
+            config.device.construction_seed = 5
+        else:
+            for device in config.device.unit_cell_devices:
+                device.construction_seed = 7
+        sim = AnalogLinear(10, 5, False, config).analog_module.tile
+        tiles = list(sim.replicas) + list(sim.grad_tiles)
+        return [t.tile.get_hidden_parameters()[0].clone() for t in tiles]  # max_bound
+
+    first, second = device_bounds(), device_bounds()
+    assert all(torch.equal(a, b) for a, b in zip(first, second, strict=True))  # reproducible
+    for i in range(len(first)):
+        for j in range(i + 1, len(first)):
+            assert not torch.equal(first[i], first[j]), (i, j)  # a separate array each

@@ -80,6 +80,7 @@ from aihwkit.simulator.tiles.base import AnalogTileStateNames, SimulatorTile
 from aihwkit.simulator.tiles.transfer import TorchTransferTile
 from torch import Tensor, nn
 
+from ..core.seeding import derived_seed
 from ..core.validation import check_choice, check_int
 from ..core.vocabulary import AUTO_SCALE_STARTS, VARIANTS
 from .counting import (
@@ -210,6 +211,28 @@ def check_tile_config(rpu_config: Any) -> None:
         )
 
 
+def _seeded(config: SingleRPUConfig, compound_seed: int, kind: str, index: int) -> SingleRPUConfig:
+    """The config of inner tile ``index`` of ``kind`` ("A" or "C"), with its own device seed.
+
+    Every replica (and every gradient tile) is a physical array of its own, so with a fixed
+    ``construction_seed`` each gets distinct, reproducible device-to-device variation: seeds
+    derived from the compound's ``construction_seed`` when it is set (aihwkit's own compounds
+    seed all their devices from it), else from the unit-cell device's own seed (replica 0 keeps
+    that seed itself; the gradient tiles, other arrays of the same device, get derived ones).
+    Seed 0 (aihwkit's default, a fresh draw per tile) is left alone.
+    """
+    device_seed = int(getattr(config.device, "construction_seed", 0) or 0)
+    if compound_seed:
+        seed = derived_seed(compound_seed, "construction", kind, index) % (2**31 - 1) + 1
+    elif device_seed and (index or kind == "A"):
+        seed = derived_seed(device_seed, "construction", kind, index) % (2**31 - 1) + 1
+    else:
+        return config
+    config = deepcopy(config)
+    config.device.construction_seed = seed
+    return config
+
+
 class _InnerTile(AnalogTileWithoutPeriphery):
     """``AnalogTileWithoutPeriphery`` whose analog context is a buffer, not a parameter.
 
@@ -316,11 +339,18 @@ class MultiTileTransferSimulatorTile(SimulatorTile, nn.Module):
         self.exact_slices = 0
         n_grad = self.n_tiles if self.variant == "replicated_A" else 1
         # same construction order as aihwkit's TransferSimulatorTile: gradient tile(s) first
+        compound_seed = int(getattr(cfg, "construction_seed", 0) or 0)
         self.grad_tiles = nn.ModuleList(
-            [_InnerTile(d_size, x_size, grad_config) for _ in range(n_grad)]
+            [
+                _InnerTile(d_size, x_size, _seeded(grad_config, compound_seed, "A", i))
+                for i in range(n_grad)
+            ]
         )
         self.replicas = nn.ModuleList(
-            [_InnerTile(d_size, x_size, weight_config) for _ in range(self.n_tiles)]
+            [
+                _InnerTile(d_size, x_size, _seeded(weight_config, compound_seed, "C", i))
+                for i in range(self.n_tiles)
+            ]
         )
         if getattr(rpu_config, "zero_grad_tiles", True):
             # aihwkit's C++ transfer compounds start the fast (gradient) weights at 0; a bare
