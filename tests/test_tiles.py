@@ -759,3 +759,25 @@ def test_a_construction_seed_gives_every_replica_its_own_reproducible_variation(
     for i in range(len(first)):
         for j in range(i + 1, len(first)):
             assert not torch.equal(first[i], first[j]), (i, j)  # a separate array each
+
+
+def test_hidden_parameters_name_a_c_and_h_as_aihwkits_transfer_tile_does():
+    torch.manual_seed(0)
+    config = paper_mnist_config(n_tiles=2, variant="replicated_A")
+    sim = AnalogLinear(10, 5, True, config).analog_module.tile
+    names = sim.get_hidden_parameter_names()
+    for name in ("fast_weight", "fast_weight_1", "slow_weight", "slow_weight_1", "hidden_weight"):
+        assert name in names, name
+    assert "past_mean_weight_1" in names and "reference_weight" in names  # AGAD, per A tile
+    params = sim.get_hidden_parameters()
+    assert params.shape == (len(names), 5, 10)
+    torch.testing.assert_close(params[names.index("slow_weight_1")], sim.get_replica_weights()[1])
+    changed = params.clone()
+    changed[names.index("slow_weight_1")] = 0.3
+    changed[names.index("hidden_weight")] = 0.25
+    sim.set_hidden_parameters(changed)
+    assert torch.allclose(sim.get_replica_weights()[1], torch.tensor(0.3))
+    assert torch.allclose(sim.hidden_weight, torch.tensor(0.25))  # [in, out] inside
+    torch.testing.assert_close(sim.get_hidden_parameters(), changed)
+    with pytest.raises(ValueError, match="get_hidden_parameter_names"):
+        sim.set_hidden_parameters(changed[:-3])

@@ -825,24 +825,79 @@ class MultiTileTransferSimulatorTile(SimulatorTile, nn.Module):
         if learning_rate is not None:
             self.learning_rate = learning_rate
 
+    def _weight_states(self) -> list[tuple[str, Any]]:
+        """``(name, getter)`` of the [out, in] weight states, aihwkit's transfer-tile names.
+
+        ``fast_weight`` / ``slow_weight`` are the weights of A and C (aihwkit's
+        ``TorchTransferTile`` names; replica / gradient tile ``i > 0`` adds ``_i``), then the
+        digital buffers whose name holds ``weight`` (``hidden_weight`` H and, for AGAD,
+        ``past_mean_weight`` P and ``reference_weight`` R per gradient tile), transposed to
+        [out, in] as aihwkit does with ``transfer_columns``.
+        """
+
+        def suffix(i: int) -> str:
+            return "" if i == 0 else f"_{i}"
+
+        states = [(f"fast_weight{suffix(i)}", t) for i, t in enumerate(self.grad_tiles)]
+        states += [(f"slow_weight{suffix(i)}", t) for i, t in enumerate(self.replicas)]
+        for name in ("hidden_weight", "past_mean_weight", "reference_weight"):
+            buffer = getattr(self, name, None)
+            if buffer is None:
+                continue
+            if buffer.dim() == 2:
+                states.append((name, (buffer, None)))
+            else:
+                states += [(f"{name}{suffix(i)}", (buffer, i)) for i in range(buffer.shape[0])]
+        return states
+
     def get_hidden_parameters(self) -> Tensor:
-        """Hidden device parameters of all gradient tiles then all replicas, stacked."""
+        """Device parameters of every gradient tile then every replica, then the weight states.
+
+        Shape ``[n_params, out, in]``; the names (:meth:`get_hidden_parameter_names`) are the
+        inner tiles' own with ``_grad<i>`` / ``_replica<i>``, then :meth:`_weight_states`.
+        """
         tiles = list(self.grad_tiles) + list(self.replicas)
-        return torch.cat([t.tile.get_hidden_parameters() for t in tiles], dim=0)
+        parts = [t.tile.get_hidden_parameters() for t in tiles]
+        for _, state in self._weight_states():
+            if isinstance(state, tuple):
+                buffer, i = state
+                value = buffer if i is None else buffer[i]
+                parts.append(value.detach().T.to(parts[0].dtype).cpu()[None])
+            else:
+                parts.append(state.tile.get_weights()[None].to(parts[0].dtype))
+        return torch.cat(parts, dim=0)
 
     def get_hidden_parameter_names(self) -> list[str]:
         names = []
         for prefix, tiles in (("grad", self.grad_tiles), ("replica", self.replicas)):
             for i, t in enumerate(tiles):
                 names += [f"{n}_{prefix}{i}" for n in t.tile.get_hidden_parameter_names()]
-        return names
+        return names + [name for name, _ in self._weight_states()]
 
     def set_hidden_parameters(self, params: Tensor) -> None:
+        """Inverse of :meth:`get_hidden_parameters` (device parameters, then weight states)."""
+        n_expected = len(self.get_hidden_parameter_names())
+        if params.shape[0] not in (n_expected, n_expected - len(self._weight_states())):
+            raise ValueError(
+                f"hidden parameters: {params.shape[0]} given, this tile has {n_expected} "
+                "(see get_hidden_parameter_names())"
+            )
         offset = 0
         for t in list(self.grad_tiles) + list(self.replicas):
             n = len(t.tile.get_hidden_parameter_names())
             t.tile.set_hidden_parameters(params[offset : offset + n])
             offset += n
+        if params.shape[0] > offset:  # the weight states (absent in the older layout)
+            with torch.no_grad():
+                for _, state in self._weight_states():
+                    value = params[offset]
+                    offset += 1
+                    if isinstance(state, tuple):
+                        buffer, i = state
+                        target = buffer if i is None else buffer[i]
+                        target.copy_(value.T.to(target.dtype))
+                    else:
+                        state.tile.set_weights(value.to(state.get_dtype()).clone().contiguous())
 
     def post_update_step(self) -> None:
         """Diffusion / decay of every inner tile (nothing to do when their devices have none)."""
