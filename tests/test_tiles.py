@@ -781,3 +781,32 @@ def test_hidden_parameters_name_a_c_and_h_as_aihwkits_transfer_tile_does():
     torch.testing.assert_close(sim.get_hidden_parameters(), changed)
     with pytest.raises(ValueError, match="get_hidden_parameter_names"):
         sim.set_hidden_parameters(changed[:-3])
+
+
+def test_a_learning_rate_given_twice_and_differently_is_warned_about_once():
+    import warnings
+
+    config = paper_mnist_config(n_tiles=2, lr=0.1)
+    x = torch.rand(4, 6)
+    for lr, warns in ((0.1, False), (0.05, True)):
+        layer = AnalogLinear(6, 3, True, config)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            opt = AnalogSGD(layer.parameters(), lr=lr)
+            opt.regroup_param_groups(layer)
+            for _ in range(3):
+                opt.zero_grad()
+                layer(x).sum().backward()
+                opt.step()
+        mismatch = [w for w in caught if "optimizer_lr" in str(w.message)]
+        assert len(mismatch) == (1 if warns else 0), (lr, [str(w.message) for w in caught])
+    config.optimizer_lr = None  # a scheduler changing the lr on purpose: no check
+    layer = AnalogLinear(6, 3, True, config)
+    opt = AnalogSGD(layer.parameters(), lr=0.05)
+    opt.regroup_param_groups(layer)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        layer(x).sum().backward()
+        opt.step()
+    with pytest.raises(ValueError, match="optimizer_lr"):
+        paper_mnist_config(optimizer_lr=-1.0)

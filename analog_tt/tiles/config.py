@@ -57,6 +57,12 @@ class MultiTileRPUConfig(UnitCellRPUConfig):
     tt_v1_transfer_gain : float
         TT-v1 only: the transfer write is ``-tt_v1_transfer_gain * lr * omega`` applied with the
         replica learning rate ``lr``. The paper's code hard-codes 10.
+    optimizer_lr : float or None
+        The optimizer learning rate this config was made for. The learning rate is given twice,
+        to the preset (which derives ``device.fast_lr`` from it) and to ``AnalogSGD`` (which sets
+        the tile's transfer learning rate every step); the presets set this field to their
+        ``lr``, and the tile warns once when the optimizer's differs. ``None``: no check (e.g. a
+        learning-rate scheduler that changes it on purpose).
     zero_grad_tiles : bool
         Start the gradient tiles ``A`` at exactly 0 (as aihwkit's C++ transfer compounds and the
         paper's ``fast_weight = 0`` initialisation do). ``False`` keeps the +-0.1 uniform random
@@ -73,11 +79,20 @@ class MultiTileRPUConfig(UnitCellRPUConfig):
     count_ops: bool = False
     tt_v1_transfer_gain: float = 10.0
     zero_grad_tiles: bool = True
+    optimizer_lr: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.tt_v1_transfer_gain, (int, float)) or self.tt_v1_transfer_gain <= 0:
             raise ValueError(
                 f"tt_v1_transfer_gain must be a number > 0, got {self.tt_v1_transfer_gain!r}"
+            )
+        if self.optimizer_lr is not None and (
+            isinstance(self.optimizer_lr, bool)
+            or not isinstance(self.optimizer_lr, (int, float))
+            or self.optimizer_lr <= 0
+        ):
+            raise ValueError(
+                f"optimizer_lr must be a number > 0 or None, got {self.optimizer_lr!r}"
             )
         for name in ("count_ops", "zero_grad_tiles"):
             if not isinstance(getattr(self, name), bool):

@@ -114,6 +114,7 @@ def paper_mnist_config(
         n_tiles=n_tiles,
         variant=variant,
         auto_scale_start="paper",
+        optimizer_lr=lr,
     )
     return _apply_overrides(config, overrides)
 
@@ -147,6 +148,7 @@ def paper_mnist_tt_v1_config(
         n_tiles=n_tiles,
         variant=variant,
         tt_v1_transfer_gain=10.0,
+        optimizer_lr=lr,
     )
     return _apply_overrides(config, overrides)
 
@@ -209,5 +211,6 @@ def spiral_config(
         mapping=_paper_mapping(),
         n_tiles=n_tiles,
         variant=variant,
+        optimizer_lr=lr,
     )
     return _apply_overrides(config, overrides)

@@ -311,6 +311,8 @@ class MultiTileTransferSimulatorTile(SimulatorTile, nn.Module):
         self.auto_scale_start: str = getattr(rpu_config, "auto_scale_start", "paper")
         self.count_ops: bool = bool(getattr(rpu_config, "count_ops", False))
         self.tt_v1_transfer_gain: float = float(getattr(rpu_config, "tt_v1_transfer_gain", 10.0))
+        self.optimizer_lr: float | None = getattr(rpu_config, "optimizer_lr", None)
+        self._lr_mismatch_warned = False
         self.device_config = deepcopy(rpu_config.device)
         self.algorithm = tile_algorithm(self.device_config)
         self.learning_rate = 0.1
@@ -822,8 +824,26 @@ class MultiTileTransferSimulatorTile(SimulatorTile, nn.Module):
         return self.learning_rate
 
     def set_learning_rate(self, learning_rate: float | None) -> None:
-        if learning_rate is not None:
-            self.learning_rate = learning_rate
+        if learning_rate is None:
+            return
+        self.learning_rate = learning_rate
+        expected = getattr(self, "optimizer_lr", None)
+        if (
+            expected is not None
+            and not getattr(self, "_lr_mismatch_warned", False)
+            and abs(learning_rate - expected) > 1e-9 * max(abs(expected), 1.0)
+        ):
+            import warnings
+
+            self._lr_mismatch_warned = True
+            warnings.warn(
+                f"the optimizer's learning rate {learning_rate:g} differs from the rpu config's "
+                f"optimizer_lr {expected:g} (the lr its preset derived device.fast_lr from): "
+                "pass the same lr to the preset and to AnalogSGD, or set "
+                "rpu_config.optimizer_lr = None when the difference is intended (e.g. a scheduler)",
+                UserWarning,
+                stacklevel=2,
+            )
 
     def _weight_states(self) -> list[tuple[str, Any]]:
         """``(name, getter)`` of the [out, in] weight states, aihwkit's transfer-tile names.
