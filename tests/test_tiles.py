@@ -810,3 +810,16 @@ def test_a_learning_rate_given_twice_and_differently_is_warned_about_once():
         opt.step()
     with pytest.raises(ValueError, match="optimizer_lr"):
         paper_mnist_config(optimizer_lr=-1.0)
+
+
+def test_a_realistic_read_of_diverged_replicas_is_their_mean():
+    torch.manual_seed(0)
+    layer = AnalogLinear(40, 6, True, paper_mnist_config(n_tiles=3))
+    tile = layer.analog_module
+    tile.tile.set_replica_weights(torch.stack([torch.full((6, 40), v) for v in (0.1, 0.2, 0.3)]))
+    weight, bias = tile.read_weights()
+    assert weight.shape == (6, 40) and bias is not None
+    # out_noise 0.1 per read, 400 probes, averaged over 3 replicas: error std about 0.003
+    assert abs(float(weight.mean()) - 0.2) < 0.005 and float((weight - 0.2).std()) < 0.01
+    realistic, _ = tile.get_weights(apply_weight_scaling=False, realistic=True)
+    assert abs(float(realistic.mean()) - 0.2) < 0.005

@@ -1006,6 +1006,49 @@ class MultiTileTransferTile(TorchTransferTile):
         return self.tile.get_replica_weights()
 
     @torch.no_grad()
+    def read_weights(
+        self,
+        apply_weight_scaling: bool = False,
+        x_values: Tensor | None = None,
+        over_sampling: int = 10,
+    ) -> tuple[Tensor, Tensor | None]:
+        """Realistic read of the layer: the mean of every replica's noisy least-squares read.
+
+        aihwkit's ``TileWithPeriphery.read_weights`` fits one least-squares model to the tile's
+        forward, which sends each probe through one replica only (the slice rule), so with
+        replicas that differ it returned neither their mean nor any replica. Here the same probes
+        ``x_values`` (default ``randn(over_sampling * in, in)``, torch's global RNG as aihwkit's)
+        go through every replica's analog forward and one solve of the averaged outputs gives the
+        mean of the per-replica estimates (the read is linear). ``get_weights(realistic=True)``
+        uses it too.
+
+        Returns
+        -------
+        (Tensor, Tensor or None)
+            ``[out, in]`` weights (conductance units; times the output scales with
+            ``apply_weight_scaling``) and the digital bias ``[out]`` (or None).
+        """
+        dtype = self.get_dtype()
+        if x_values is None:
+            x_values = torch.randn(
+                self.in_size * over_sampling, self.in_size, device=self.device, dtype=dtype
+            )
+        else:
+            x_values = x_values.to(self.device)
+        outputs = [
+            replica.tile.forward(x_values, False, False, False, True, False)
+            for replica in self.tile.replicas
+        ]
+        mean_output = torch.stack(outputs).double().mean(dim=0)
+        solution = torch.linalg.lstsq(x_values.double(), mean_output).solution
+        weight = solution.T.to(dtype).cpu()
+        if apply_weight_scaling:
+            alpha = self.get_scales()
+            if alpha is not None:
+                weight = weight * alpha.detach().cpu().view(-1, 1)
+        bias = self.bias.detach().cpu() if isinstance(getattr(self, "bias", None), Tensor) else None
+        return weight, bias
+
     def get_out_scale(self) -> Tensor:
         """Digital output scale as a 1-D tensor (``[1]`` scalar or ``[out]`` columnwise).
 
