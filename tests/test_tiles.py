@@ -823,3 +823,19 @@ def test_a_realistic_read_of_diverged_replicas_is_their_mean():
     assert abs(float(weight.mean()) - 0.2) < 0.005 and float((weight - 0.2).std()) < 0.01
     realistic, _ = tile.get_weights(apply_weight_scaling=False, realistic=True)
     assert abs(float(realistic.mean()) - 0.2) < 0.005
+
+
+def test_programming_a_replicated_layer_programs_every_replica():
+    from aihwkit.simulator.parameters.io import IOParameters
+
+    torch.manual_seed(0)
+    target = torch.rand(8, 20) * 0.4 - 0.2
+    errors = {}
+    for n in (1, 3):
+        config = paper_mnist_config(n_tiles=n, forward=IOParameters(is_perfect=True))
+        tile = AnalogLinear(20, 8, False, config).analog_module
+        tile.set_weights(target)  # the reference
+        tile.program_weights()
+        replicas = tile.tile.get_replica_weights()
+        errors[n] = float((replicas - target).abs().mean(dim=(1, 2)).max())  # the worst replica
+    assert errors[3] <= 1.5 * errors[1] + 1e-3, errors

@@ -1006,6 +1006,52 @@ class MultiTileTransferTile(TorchTransferTile):
         return self.tile.get_replica_weights()
 
     @torch.no_grad()
+    @torch.no_grad()
+    def program_weights(
+        self,
+        from_reference: bool = True,
+        x_values: Tensor | None = None,
+        learning_rate: float = 0.1,
+        max_iter: int = 10000,
+        tolerance: float | None = 0.01,
+        w_init: float | Tensor = 0.01,
+    ) -> None:
+        """Program the target weights into every replica with aihwkit's verify-and-correct loop.
+
+        The algorithm of aihwkit's ``TileWithPeriphery.program_weights`` (start from
+        ``w_init``, then read ``y = C x`` for the probes ``x_values`` (default: unit vectors),
+        update ``C <- C - lr (y - target) x^T`` with the replica's own pulsed update until the
+        mean error is below ``tolerance`` of the largest target output, or ``max_iter``), run on
+        each replica's own aihwkit tile. Through the layer's forward and update, as aihwkit's
+        loop would run it, each probe reached one replica only (the slice rule) and the update
+        was the Tiki-Taka gradient update, not a write of C. The gradient tiles are left alone.
+        The target is the replica mean (``reference_combined_weights``, aihwkit's convention).
+        """
+        if not from_reference or self.reference_combined_weights is None:
+            self.reference_combined_weights = self.tile.get_weights()
+        target_weights = self.reference_combined_weights.to(self.device)
+        if x_values is None:
+            x_values = torch.eye(self.tile.get_x_size(), device=self.device)
+        x_values = x_values.to(self.device)
+        target_values = x_values @ target_weights.T
+        target_max = target_values.abs().max().item()
+        for replica in self.tile.replicas:
+            cpp = replica.tile
+            if isinstance(w_init, Tensor):
+                cpp.set_weights(w_init.to(replica.get_dtype()).clone().contiguous())
+            else:
+                cpp.set_weights_uniform_random(-w_init, w_init)
+            saved = cpp.get_learning_rate()
+            cpp.set_learning_rate(learning_rate)
+            try:
+                for _ in range(max_iter):
+                    error = cpp.forward(x_values, False, False, False, False, False) - target_values
+                    if tolerance is not None and error.abs().mean().item() / target_max < tolerance:
+                        break
+                    cpp.update(x_values, error, False, False, False, False)
+            finally:
+                cpp.set_learning_rate(saved)
+
     def read_weights(
         self,
         apply_weight_scaling: bool = False,
