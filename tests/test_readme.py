@@ -73,3 +73,16 @@ def test_public_names_are_at_the_top():
     assert analog_tt.RunConfig().key() == analog_tt.runs.RunConfig().key()
     for name in analog_tt.__all__:
         assert getattr(analog_tt, name) is not None
+
+
+def test_readme_switch_to_multi_tile_example_runs():
+    """The README's "existing aihwkit model" example trains, saves and reloads as written."""
+    import re
+
+    text = (REPO_ROOT / "README.md").read_text()
+    section = text[text.index("<!-- example: switch-to-multi-tile -->") :]
+    snippet = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    namespace: dict = {}
+    exec(compile(snippet, "README.md", "exec"), namespace)  # noqa: S102 - our own README
+    model = namespace["model"]
+    assert [t.tile.n_tiles for t in model.analog_tiles()] == [4, 4]
