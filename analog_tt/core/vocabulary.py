@@ -51,7 +51,7 @@ METRICS = ("tile_avg", "swa", "swa_weighted")
 DATASETS = ("mnist", "spiral")
 ACTIVATIONS = ("sigmoid", "relu")
 
-#: Experiments a profile may declare (``profiles/<profile>.yaml``, key ``experiments:``).
+#: Experiments a profile may declare (``analog_tt/profiles/<profile>.yaml``, key ``experiments:``).
 EXPERIMENTS = (
     "fig2",
     "epochs_to_97",

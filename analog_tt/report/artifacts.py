@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.files import atomic_write_bytes, atomic_write_json, atomic_write_text
-from ..core.paths import REPO_ROOT
+from ..core.paths import PROJECT_ROOT, REPO_ROOT, results_root
 from ..core.provenance import utc_now
 from ..core.validation import check_choice
 from ..core.vocabulary import PROFILES
@@ -45,11 +45,9 @@ def resolve_dirs(
     """
     check_profile(profile)
     figures = (
-        Path(output_dir) if output_dir is not None else REPO_ROOT / "build" / profile / "figures"
+        Path(output_dir) if output_dir is not None else PROJECT_ROOT / "build" / profile / "figures"
     )
-    results = (
-        Path(results_dir) if results_dir is not None else REPO_ROOT / "data" / "results"
-    ) / profile
+    results = (Path(results_dir) if results_dir is not None else results_root()) / profile
     if not figures.is_absolute():
         figures = (Path.cwd() / figures).resolve()
     if not results.is_absolute():

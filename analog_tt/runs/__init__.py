@@ -5,7 +5,7 @@
 ``evaluation``  digitise (the library's read-out), test, SWA
 ``training``    :func:`run`: train, test, checkpoint, resume, provenance
 ``results``     validated reading of result files, :func:`load_results`, :func:`summarize`
-``profiles``    ``profiles/<name>.yaml`` into sweeps (:func:`load_profile`) and notebook parameters
+``profiles``    ``analog_tt/profiles/<name>.yaml`` into sweeps (:func:`load_profile`) and notebook parameters
 ``sweep``       :func:`run_sweep` on a Dask cluster
 ``cli``         ``python -m analog_tt sweep``
 ``demos``       the two-replica one-weight regression of notebook 03

@@ -1,4 +1,4 @@
-"""Profiles: ``profiles/<name>.yaml`` read into sweeps of run configs and notebook parameters.
+"""Profiles: ``analog_tt/profiles/<name>.yaml`` read into sweeps of run configs and notebook parameters.
 
 The YAML layout::
 
@@ -31,13 +31,13 @@ __all__ = ["Sweep", "available_profiles", "load_profile", "notebook_parameters",
 
 
 def available_profiles(profile_dir: str | os.PathLike | None = None) -> list[str]:
-    """Names of the profile files in ``profile_dir`` (default ``profiles/``)."""
+    """Names of the profile files in ``profile_dir`` (default ``analog_tt/profiles/``)."""
     directory = Path(profile_dir) if profile_dir is not None else PROFILE_DIR
     return sorted(p.stem for p in directory.glob("*.yaml"))
 
 
 def read_profile(name: str, profile_dir: str | os.PathLike | None = None) -> dict[str, Any]:
-    """The parsed ``profiles/<name>.yaml`` (unknown names raise, listing the known ones)."""
+    """The parsed ``analog_tt/profiles/<name>.yaml`` (unknown names raise, listing the known ones)."""
     import yaml
 
     directory = Path(profile_dir) if profile_dir is not None else PROFILE_DIR
@@ -136,7 +136,7 @@ def _expand_grid(
 
 
 def load_profile(name: str, profile_dir: str | os.PathLike | None = None) -> Sweep:
-    """Read the ``experiments:`` of ``profiles/<name>.yaml`` into a :class:`Sweep`.
+    """Read the ``experiments:`` of ``analog_tt/profiles/<name>.yaml`` into a :class:`Sweep`.
 
     Raises
     ------
@@ -147,7 +147,7 @@ def load_profile(name: str, profile_dir: str | os.PathLike | None = None) -> Swe
     doc = read_profile(name, profile_dir)
     spec = doc.get("experiments")
     if not isinstance(spec, Mapping):
-        raise ValueError(f"profiles/{name}.yaml has no 'experiments:' mapping")
+        raise ValueError(f"analog_tt/profiles/{name}.yaml has no 'experiments:' mapping")
     defaults = dict(spec.get("defaults") or {})
     default_seeds = defaults.pop("seeds", [0])
     sweep = Sweep(name)
@@ -156,13 +156,13 @@ def load_profile(name: str, profile_dir: str | os.PathLike | None = None) -> Swe
             continue
         if exp not in EXPERIMENTS:
             raise ValueError(
-                f"profiles/{name}.yaml: unknown experiment {exp!r}; allowed: {list(EXPERIMENTS)}"
+                f"analog_tt/profiles/{name}.yaml: unknown experiment {exp!r}; allowed: {list(EXPERIMENTS)}"
             )
         body = dict(body or {})
         unknown = sorted(set(body) - {"base", "grid", "seeds", "description"})
         if unknown:
             raise ValueError(
-                f"profiles/{name}.yaml, {exp}: unknown key(s) {unknown}; "
+                f"analog_tt/profiles/{name}.yaml, {exp}: unknown key(s) {unknown}; "
                 "allowed: base, grid, seeds, description"
             )
         seeds = body.get("seeds", default_seeds)
@@ -174,7 +174,9 @@ def load_profile(name: str, profile_dir: str | os.PathLike | None = None) -> Swe
                 try:
                     cfg = RunConfig.from_dict({**combo, "seed": seed})
                 except (TypeError, ValueError) as exc:
-                    raise ValueError(f"profiles/{name}.yaml, experiment {exp}: {exc}") from None
+                    raise ValueError(
+                        f"analog_tt/profiles/{name}.yaml, experiment {exp}: {exc}"
+                    ) from None
                 if cfg.key() not in seen:
                     seen.add(cfg.key())
                     configs.append(cfg)
