@@ -68,7 +68,7 @@ endif
 notebooks: env data
 	rm -rf data/results/smoke build/smoke
 	cd notebooks && for nb in [0-9][0-9]_*.ipynb; do \
-	  echo "executing $$nb"; ../$(PY) -m papermill "$$nb" "$$nb" -k python3 --cwd . || exit 1; done
+	  echo "executing $$nb"; ../$(PY) -m papermill "$$nb" "$$nb" -k analog-tt --cwd . || exit 1; done
 
 lab: env data
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
