@@ -839,3 +839,57 @@ def test_programming_a_replicated_layer_programs_every_replica():
         replicas = tile.tile.get_replica_weights()
         errors[n] = float((replicas - target).abs().mean(dim=(1, 2)).max())  # the worst replica
     assert errors[3] <= 1.5 * errors[1] + 1e-3, errors
+
+
+def test_a_convolution_gives_each_replica_whole_images():
+    from aihwkit.nn import AnalogConv2d
+    from aihwkit.simulator.parameters.io import IOParameters
+
+    torch.manual_seed(0)
+    perfect = IOParameters(is_perfect=True)
+    config = paper_mnist_config(n_tiles=2, forward=perfect, backward=perfect)
+    conv = AnalogConv2d(1, 3, kernel_size=3, bias=True, rpu_config=config)
+    sim = conv.analog_module.tile
+    weights = torch.stack([torch.full((3, 9), 0.1), torch.full((3, 9), -0.2)])
+    sim.set_replica_weights(weights)
+    bias = conv.analog_module.bias.detach()
+    x = torch.rand(3, 1, 6, 6)  # 3 images of 16 patches: 2 + 1, not 24 + 24 patches
+    out = conv(x)
+    scale = conv.analog_module.get_scales().detach()
+    for image, replica in ((0, 0), (1, 0), (2, 1)):
+        kernel = weights[replica].view(3, 1, 3, 3) * scale.view(-1, 1, 1, 1)
+        expected = torch.nn.functional.conv2d(x[image : image + 1], kernel, bias)
+        torch.testing.assert_close(out[image : image + 1], expected, atol=1e-5, rtol=1e-5)
+    # the transfer period and the auto-scale time constant count images, not patches
+    before = int(sim.update_counter)
+    sim.update(torch.rand(4, 16, 9), torch.rand(4, 16, 3))  # 4 images of 16 patches
+    assert int(sim.update_counter) - before == 4
+
+
+def test_a_small_analog_cnn_learns_with_replicas():
+    from aihwkit.nn import AnalogConv2d
+
+    # TT-v1 (AGAD writes one pulse per transfer and needs far more steps than a test affords)
+    torch.manual_seed(0)
+    config = paper_mnist_tt_v1_config(n_tiles=2, lr=0.5)
+    model = nn.Sequential(
+        AnalogConv2d(1, 4, kernel_size=3, bias=True, rpu_config=config),
+        nn.Sigmoid(),
+        nn.Flatten(),
+        AnalogLinear(4 * 6 * 6, 2, True, config),
+    )
+    gen = torch.Generator().manual_seed(1)
+    y = torch.arange(64) % 2
+    x = torch.rand(64, 1, 8, 8, generator=gen) * 0.5
+    x[y == 1, :, :4] += 0.5  # class 1: a bright top half
+    opt = AnalogSGD(model.parameters(), lr=0.5)
+    opt.regroup_param_groups(model)
+    losses = []
+    for _ in range(120):
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+    assert sum(losses[-10:]) / 10 < 0.7 * sum(losses[:10]) / 10, losses[::10]
+    assert float((model(x).argmax(dim=1) == y).float().mean()) > 0.9

@@ -437,6 +437,21 @@ class MultiTileTransferSimulatorTile(SimulatorTile, nn.Module):
             self._slices_cache[batch_size] = cached
         return cached
 
+    def _row_slices(self, inputs: Tensor, n_rows: int) -> tuple[tuple[tuple[int, int], ...], int]:
+        """Busy row slices of a forward / backward / update input and the longest one.
+
+        A 2-D input ``[B, in]`` is sliced by rows (samples). An input with more dimensions
+        ``[B, L, in]`` (a convolution's unfolded patches, a sequence) is sliced by its first
+        dimension: replica ``i`` processes all ``L`` rows of its samples, so one image's patches
+        never land on different replicas.
+        """
+        leading = inputs.shape[0] if inputs.dim() > 2 else n_rows
+        busy, longest = self._slices(leading)
+        if leading == n_rows or leading == 0:
+            return busy, longest
+        per = n_rows // leading
+        return tuple((a * per, b * per) for a, b in busy), longest * per
+
     def _eye_row(self, k: int, like: Tensor) -> Tensor:
         key = (like.device, like.dtype)
         eye = self._transfer_vecs.get(key)
@@ -549,7 +564,7 @@ class MultiTileTransferSimulatorTile(SimulatorTile, nn.Module):
         if bias or in_trans or out_trans:
             raise ConfigError("analog bias and transposed inputs are not supported")
         rows = x_input.reshape(-1, self.x_size)
-        busy, longest = self._slices(rows.shape[0])
+        busy, longest = self._row_slices(x_input, rows.shape[0])
         if self.n_tiles == 1 or not busy:  # not busy: an empty batch, as aihwkit returns it
             out = self.replicas[0].tile.forward(rows, False, False, False, is_test, non_blocking)
         else:
@@ -588,7 +603,7 @@ class MultiTileTransferSimulatorTile(SimulatorTile, nn.Module):
         if bias or in_trans or out_trans:
             raise ConfigError("analog bias and transposed inputs are not supported")
         rows = d_input.reshape(-1, self.d_size)
-        busy, longest = self._slices(rows.shape[0])
+        busy, longest = self._row_slices(d_input, rows.shape[0])
         if self.n_tiles == 1 or not busy:
             out = self.replicas[0].tile.backward(rows, False, False, False, non_blocking)
         else:
@@ -624,7 +639,11 @@ class MultiTileTransferSimulatorTile(SimulatorTile, nn.Module):
             raise ConfigError("analog bias and transposed inputs are not supported")
         x_rows = x_input.reshape(-1, self.x_size)
         d_rows = d_input.reshape(-1, self.d_size)
-        m_batch = x_rows.shape[0]
+        n_rows = x_rows.shape[0]
+        # samples of the batch: the first dimension (aihwkit's transfer tile counts the same), so
+        # a convolution's B images, not its B x L patches, set the transfer period and the
+        # auto-scale time constant
+        m_batch = x_input.shape[0] if x_input.dim() > 2 else n_rows
         cfg = self.device_config
 
         transfer_every = cfg.transfer_every * (m_batch if cfg.units_in_mbatch else 1)
@@ -643,9 +662,9 @@ class MultiTileTransferSimulatorTile(SimulatorTile, nn.Module):
             grad_cpp = self.grad_tiles[0].tile
             grad_cpp.set_learning_rate(lr_a)
             grad_cpp.update(x_rows, d_rows, False, False, False, non_blocking)
-            sequential = m_batch
+            sequential = n_rows
         else:
-            busy, sequential = self._slices(m_batch)
+            busy, sequential = self._row_slices(x_input, n_rows)
             for grad_tile in self.grad_tiles:
                 grad_tile.tile.set_learning_rate(lr_a)
             for grad_tile, (start, stop) in zip(self.grad_tiles, busy, strict=False):
@@ -653,7 +672,7 @@ class MultiTileTransferSimulatorTile(SimulatorTile, nn.Module):
                     x_rows[start:stop], d_rows[start:stop], False, False, False, non_blocking
                 )
         if self.count_ops:
-            self._count("update_A", m_batch, sequential, m_batch * self.desired_bl)
+            self._count("update_A", n_rows, sequential, n_rows * self.desired_bl)
             self.op_counts["batches"] += 1
             self.op_counts["samples"] += m_batch
 
