@@ -893,3 +893,14 @@ def test_a_small_analog_cnn_learns_with_replicas():
         losses.append(float(loss))
     assert sum(losses[-10:]) / 10 < 0.7 * sum(losses[:10]) / 10, losses[::10]
     assert float((model(x).argmax(dim=1) == y).float().mean()) > 0.9
+
+
+def test_forward_parameters_per_replica():
+    single = AnalogLinear(6, 3, True, paper_mnist_config(n_tiles=1)).analog_module
+    assert set(single.get_forward_parameters()) >= {"out_noise_values", "v_offset"}
+    tile = AnalogLinear(6, 3, True, paper_mnist_config(n_tiles=3)).analog_module
+    params = tile.get_forward_parameters()
+    assert all(value.shape[0] == 3 for value in params.values())
+    tile.set_forward_parameters(params)  # round trip
+    with pytest.raises(ValueError, match="one value per replica"):
+        tile.set_forward_parameters(out_nonlinearity_factor=torch.ones(1))

@@ -1025,6 +1025,35 @@ class MultiTileTransferTile(TorchTransferTile):
         return self.tile.get_replica_weights()
 
     @torch.no_grad()
+    def get_forward_parameters(self) -> dict[str, Tensor]:
+        """The forward's extra parameters (aihwkit's ``get_forward_parameters``), per replica.
+
+        With ``N = 1`` the replica's own dict (as aihwkit's tiles return it); with ``N > 1``
+        every value is stacked over the replicas, ``[N, ...]``.
+        """
+        per_replica = [r.get_forward_parameters() for r in self.tile.replicas]
+        if len(per_replica) == 1:
+            return per_replica[0]
+        return {key: torch.stack([p[key] for p in per_replica]) for key in per_replica[0]}
+
+    def set_forward_parameters(
+        self, dic: dict[str, Tensor] | None = None, **kwargs: Tensor
+    ) -> None:
+        """Inverse of :meth:`get_forward_parameters` (``N > 1``: values stacked ``[N, ...]``)."""
+        values = dict(dic or {}, **kwargs)
+        replicas = list(self.tile.replicas)
+        if len(replicas) == 1:
+            replicas[0].set_forward_parameters(values)
+            return
+        for key, value in values.items():
+            if value.shape[:1] != (len(replicas),):
+                raise ValueError(
+                    f"forward parameter {key!r}: expected one value per replica stacked on the "
+                    f"first dimension ([{len(replicas)}, ...]), got shape {list(value.shape)}"
+                )
+        for i, replica in enumerate(replicas):
+            replica.set_forward_parameters({key: value[i] for key, value in values.items()})
+
     @torch.no_grad()
     def program_weights(
         self,
