@@ -134,6 +134,7 @@ def plot_fig2(table, profile: str, runs=None):
         ("paper, tile average", "tile_avg", "paper", "o", "C0"),
         ("paper, SWA", "swa", "paper", "s", "C1"),
     ]
+    clipped: list[float] = []
     for i, (label, metric, who, marker, color) in enumerate(series):
         sub = table[table["metric"] == metric].groupby("n_tiles").first().reindex(ns)
         xs = [k + (i - 1.5) * 0.15 for k in range(len(ns))]
@@ -162,16 +163,26 @@ def plot_fig2(table, profile: str, runs=None):
                         color=color,
                     )
         else:
+            mean, half = sub["mean"], sub["ci95"].fillna(0)
+            # an accuracy lies in [0, 1]: a wide CI (2 seeds) is cut there, and the cut is marked
+            low, high = (mean - half).clip(lower=0.0), (mean + half).clip(upper=1.0)
             ax.errorbar(
                 xs,
-                sub["mean"],
-                yerr=sub["ci95"].fillna(0),
+                mean,
+                yerr=[mean - low, high - mean],
                 fmt=marker,
                 color=color,
                 capsize=3,
                 ms=6,
                 label=f"{label} (mean ± 95 % CI)",
             )
+            for x, cut_high, cut_low in zip(xs, mean + half > 1.0, mean - half < 0.0, strict=True):
+                if cut_high:
+                    ax.plot(x, 1.0, "^", color=color, ms=6, clip_on=False)
+                    clipped.append(x)
+                if cut_low:
+                    ax.plot(x, 0.0, "v", color=color, ms=6, clip_on=False)
+                    clipped.append(x)
             if runs is not None and len(runs):
                 position = dict(zip(ns, xs, strict=True))
                 seeds = runs[runs["metric"] == metric]
@@ -202,7 +213,9 @@ def plot_fig2(table, profile: str, runs=None):
     seeds = f"{lo_seeds}" if lo_seeds == hi_seeds else f"{lo_seeds}-{hi_seeds}"
     ax.set_xticks(range(len(ns)), [str(n) for n in ns])
     ax.set(
-        xlabel="replicas N" + ("; small points: single seeds" if runs is not None else ""),
+        xlabel="replicas N"
+        + ("; small points: single seeds" if runs is not None else "")
+        + ("; ▲/▼: CI cut at accuracy 1 / 0" if clipped else ""),
         ylabel="test accuracy",
         ylim=(bottom, top),
         title=f"Figure 2, {profile} profile ({table['epochs'].max()} epochs, {seeds} seeds) "
