@@ -404,7 +404,8 @@ def plot_learning_curves(profile: str, results_root: Path, experiment: str = "ep
             ax.plot(range(1, len(curve) + 1), curve, color="C0", lw=0.7, alpha=0.7)
         if theirs:
             ax.plot(*mean_curve(theirs), color="0.3", lw=2, label=f"paper ({len(theirs)} runs)")
-        ax.plot(*mean_curve(ours), color="C0", lw=2, label=f"ours ({len(ours)} seeds)")
+        seeds = f"{len(ours)} seed" + ("s" if len(ours) != 1 else "")
+        ax.plot(*mean_curve(ours), color="C0", lw=2, label=f"ours ({seeds})")
         ax.axhline(0.97, color="k", ls=":", lw=1)
         ax.set(title=f"{variant}, N = {n}, BL {bl}", xlabel="epoch", ylabel="test accuracy")
         ax.set_ylim(0.9, 0.975)
