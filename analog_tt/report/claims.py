@@ -216,7 +216,12 @@ def _speedup_rows(results_root: Path, profile: str) -> list[dict[str, Any]]:
         rows.append(
             {
                 **row,
-                "ours": _fmt(speedup, half, n_ours, 1) + f"x (1 tile: BL {base[2]})",
+                "ours": (
+                    f"{speedup:.1f}x (1 run"
+                    if n_ours < 2 or not math.isfinite(half)
+                    else f"{speedup:.1f}x ± {half:.1f} ({n_ours} seeds"
+                )
+                + f"; 1 tile: BL {base[2]})",
                 "n_ours": n_ours,
                 "verdict": verdict,
                 "missing": _missing(n_ours, 3) if n_ours < 3 else "",
