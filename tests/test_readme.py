@@ -52,16 +52,21 @@ def test_json_records_nested_and_object_form(tmp_path):
         readme.render(readme.BlockSpec.parse(" bad.json "), tmp_path)
 
 
-def test_readme_tile_snippet_runs():
-    """The README's first Python example (the multi-tile tile) runs as written."""
+def _run_readme_snippet(anchor: str) -> dict:
+    """Run the first Python block after ``anchor`` in README.md; return its namespace."""
     import re
 
     text = (REPO_ROOT / "README.md").read_text()
-    section = text[text.index("## The multi-tile tile") :]
+    section = text[text.index(anchor) :]
     snippet = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     namespace: dict = {}
     exec(compile(snippet, "README.md", "exec"), namespace)  # noqa: S102 - our own README
-    layer = namespace["layer"]
+    return namespace
+
+
+def test_readme_tile_snippet_runs():
+    """The README's first Python example (the multi-tile tile) runs as written."""
+    layer = _run_readme_snippet("## The multi-tile tile")["layer"]
     assert layer.analog_module.tile.n_tiles == 8
 
 
@@ -77,12 +82,5 @@ def test_public_names_are_at_the_top():
 
 def test_readme_switch_to_multi_tile_example_runs():
     """The README's "existing aihwkit model" example trains, saves and reloads as written."""
-    import re
-
-    text = (REPO_ROOT / "README.md").read_text()
-    section = text[text.index("<!-- example: switch-to-multi-tile -->") :]
-    snippet = re.search(r"```python\n(.*?)```", section, re.S).group(1)
-    namespace: dict = {}
-    exec(compile(snippet, "README.md", "exec"), namespace)  # noqa: S102 - our own README
-    model = namespace["model"]
+    model = _run_readme_snippet("<!-- example: switch-to-multi-tile -->")["model"]
     assert [t.tile.n_tiles for t in model.analog_tiles()] == [4, 4]
