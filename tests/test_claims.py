@@ -79,3 +79,21 @@ def test_spiral_means_agree_with_the_paper_per_run_files():
         runs = paper.spiral_runs(variant)
         for n, mean in zip(table["n_tiles"], table["train_acc"][variant], strict=True):
             assert mean == pytest.approx(sum(runs[n]) / len(runs[n]), abs=6e-4), (variant, n)
+
+
+def test_fig2_brackets_hold_the_first_epoch_at_the_target():
+    from analog_tt.report.fig2_epochs import fig2_epochs_to_97_brackets, run_bracket
+
+    tested = [(40, 0.975), (5, 0.5), (35, 0.968), (36, 0.971), (37, 0.969)]
+    assert run_bracket(tested) == (35, 36.0)  # the first pass, not a later dip and pass
+    assert run_bracket([(5, 0.98)]) == (0, 5.0)
+    assert run_bracket([(5, 0.5), (10, 0.9)]) == (10, math.inf)
+    with pytest.raises(ValueError, match="at least one"):
+        run_bracket([])
+    table = fig2_epochs_to_97_brackets("paper", RESULTS_ROOT)
+    for row in table.itertuples():
+        assert row.low_mean < row.high_mean and row.n_reached <= row.n_seeds
+        if row.verdict != "n/a":  # the union CI holds both one-sided Welch differences
+            theirs = paper.epochs_to_97_runs(row.variant)[(row.n_tiles, row.bl)]
+            mid = (row.low_mean + row.high_mean) / 2 - sum(theirs) / len(theirs)
+            assert row.difference_ci_low < mid < row.difference_ci_high

@@ -254,6 +254,23 @@ def _drive_browser(browser, base, token, tmp_path, repo_root):
             " return o ? o.innerText.trim() : ''; })()"
         )
         assert text == "42", text
+        # a tqdm.auto bar (what a run's progress uses) renders as a widget, not as text
+        page.js(
+            f"(async () => {{ const w = {notebook};"
+            " await jupyterapp.commands.execute('notebook:insert-cell-below');"
+            " w.content.activeCell.model.sharedModel.setSource("
+            "'from tqdm.auto import tqdm\\nfor _ in tqdm(range(3), desc=\"widget check\"): pass');"
+            " await jupyterapp.commands.execute('notebook:run-cell'); return true; })()"
+        )
+        rendered = page.wait_for(
+            f"(() => {{ const w = {notebook}; const c = w.content.widgets[w.content.widgets.length - 1];"
+            " const bar = c.node.querySelector('.jp-OutputArea-output .widget-progress,"
+            ' .jp-OutputArea-output progress, .jp-OutputArea-output [class*="progress"]\');'
+            " const text = c.node.querySelector('.jp-OutputArea')?.innerText || '';"
+            " return bar ? 'widget ' + text : (text.includes('IProgress') ? 'text ' + text : ''); })()"
+        )
+        rendered = rendered.replace("\u2007", " ")  # tqdm pads with figure spaces
+        assert rendered.startswith("widget") and "widget check: 100%" in rendered, rendered
         shot = page.call("Page.captureScreenshot", format="png")["data"]
         import base64
 
