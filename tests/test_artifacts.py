@@ -87,3 +87,23 @@ def test_reproduce_rejects_bad_arguments_before_any_work(capsys):
         with _pytest.raises(SystemExit):
             pipeline.main(argv)
         assert words in capsys.readouterr().err
+
+
+def test_reproduce_runs_a_notebook_without_kernel_noise(repo_root):
+    """One notebook through ``reproduce`` (smoke profile, from cache): progress, no warnings."""
+    import os
+    import subprocess
+    import sys
+
+    preload = next((repo_root / "analog_tt").glob("_clockshim*.so"))
+    env = {**os.environ, "LD_PRELOAD": str(preload.relative_to(repo_root))}  # relative, as typed
+    proc = subprocess.run(
+        [sys.executable, "-m", "analog_tt", "reproduce", "--profile", "smoke", "--skip-sweeps",
+         "--only", "06"],
+        cwd=repo_root, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert "06_swa.ipynb done in" in out and "cell/s" in out  # notebook progress: cells of m
+    assert "without encryption" not in out, out[-3000:]
+    assert "cannot be preloaded" not in out, out[-3000:]

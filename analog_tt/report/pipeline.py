@@ -59,7 +59,12 @@ def run_notebooks(
     from cached results); a notebook without such a parameter ignores it.
     """
     import papermill
+    from traitlets.config import Config
 
+    # the kernel over local sockets: no "running over TCP without encryption" warning per notebook
+    kernel_config = Config()
+    kernel_config.KernelManager.transport = "ipc"
+    _absolute_preload()  # the kernels start in notebooks/: a relative LD_PRELOAD would not load
     build = REPO_ROOT / "build" / profile
     build.mkdir(parents=True, exist_ok=True)
     records = []
@@ -79,6 +84,7 @@ def run_notebooks(
             kernel_name="python3",
             progress_bar=True,  # cell n of m, elapsed, time left
             log_output=False,
+            config=kernel_config,
         )
         wall = time.time() - start
         print(f"[reproduce] {path.name} done in {wall:.0f} s", flush=True)
@@ -91,6 +97,18 @@ def run_notebooks(
             }
         )
     return records
+
+
+def _absolute_preload() -> None:
+    """Make ``$LD_PRELOAD``'s relative paths absolute (as the Makefile sets them), for kernels
+    started in another directory; a path that does not exist is left for ld.so to report."""
+    import os
+
+    entries = os.environ.get("LD_PRELOAD", "").split()
+    if entries:
+        os.environ["LD_PRELOAD"] = " ".join(
+            str(Path(e).resolve()) if Path(e).exists() else e for e in entries
+        )
 
 
 def write_manifest(profile: str, runs: list[dict], output_dir: Path = FIGURES) -> Path:
