@@ -134,3 +134,48 @@ def test_notebooks_define_no_long_functions():
                 if isinstance(node, ast.FunctionDef) and node.end_lineno - node.lineno + 1 > 12:
                     long.append(f"{path.name} cell {i}: {node.name}")
     assert not long, long
+
+
+def test_committed_notebooks_keep_no_output_that_goes_stale_as_paper_runs_land():
+    """Cells reading data/results/paper (unless nbval checks them) are tagged and keep no output."""
+    from analog_tt.report.committed_outputs import PAPER_RESULTS_TAG, reads_paper_results
+
+    untagged, stale, checked = [], [], []
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        for i, cell in enumerate(json.loads(path.read_text())["cells"]):
+            if cell["cell_type"] != "code":
+                continue
+            source, tagged = (
+                "".join(cell["source"]),
+                PAPER_RESULTS_TAG in cell["metadata"].get("tags", []),
+            )
+            # a checked cell may read them: nbval then fails if its output changes as runs land
+            if reads_paper_results(source) and not tagged and "NBVAL_CHECK_OUTPUT" not in source:
+                untagged.append(f"{path.name} cell {i}")
+            if tagged and (cell["outputs"] or cell["execution_count"] is not None):
+                stale.append(f"{path.name} cell {i}")
+            if tagged and "NBVAL_CHECK_OUTPUT" in source:
+                checked.append(f"{path.name} cell {i}")
+    assert not untagged, f"cells reading paper-profile results without the tag: {untagged}"
+    assert not stale, f"run `make notebooks` (it drops these outputs): {stale}"
+    assert not checked, checked
+
+
+def test_paper_results_patterns_and_dropping(tmp_path):
+    from analog_tt.report.committed_outputs import drop_paper_results_outputs, reads_paper_results
+
+    assert reads_paper_results('df = runs.load_results("paper", "fig2")')
+    assert reads_paper_results('x = results_root / "paper" / "fig2"')
+    assert not reads_paper_results('rows = table[table["source"] == "paper"]')
+    assert not reads_paper_results('# load_results("paper") in a comment')
+    cell = {"cell_type": "code", "metadata": {"tags": ["paper-results"]}, "source": ["1"],
+            "outputs": [{"output_type": "stream", "name": "stdout", "text": ["1"]}],
+            "execution_count": 3}  # fmt: skip
+    other = {**cell, "metadata": {}}
+    path = tmp_path / "n.ipynb"
+    path.write_text(json.dumps({"cells": [cell, other], "metadata": {}, "nbformat": 4,
+                                "nbformat_minor": 5}))  # fmt: skip
+    assert drop_paper_results_outputs(path) == 1
+    cells = json.loads(path.read_text())["cells"]
+    assert cells[0]["outputs"] == [] and cells[0]["execution_count"] is None
+    assert cells[1]["outputs"] and drop_paper_results_outputs(path) == 0
