@@ -692,6 +692,27 @@ def test_checkpoint_of_another_replica_count_is_refused():
         shared.load_state_dict(replicated.state_dict())
 
 
+def test_a_multi_tile_checkpoint_into_a_plain_aihwkit_layer_fails_naming_both_tiles():
+    from aihwkit.exceptions import TileError
+    from aihwkit.nn import AnalogLinear
+    from aihwkit.simulator.configs import InferenceRPUConfig, SingleRPUConfig
+
+    from analog_tt.presets import paper_mnist_config
+
+    multi = AnalogLinear(4, 3, rpu_config=paper_mnist_config(n_tiles=2))
+    for config, name in (
+        (SingleRPUConfig(), "AnalogTile"),
+        (InferenceRPUConfig(), "InferenceTile"),
+    ):
+        plain = AnalogLinear(4, 3, rpu_config=config)
+        with pytest.raises(TileError, match=f"between MultiTileTransferTile and {name}"):
+            plain.load_state_dict(multi.state_dict())  # was: KeyError 'analog_tile_weights'
+    again = AnalogLinear(4, 3, rpu_config=paper_mnist_config(n_tiles=2))
+    again.load_state_dict(multi.state_dict())  # the fields it adds do not stick to the tile
+    assert not [k for k in vars(again.analog_module) if k.startswith("analog_tile_")]
+    torch.testing.assert_close(again.get_weights()[0], multi.get_weights()[0])
+
+
 @pytest.mark.parametrize("n_tiles", [1, 4])
 def test_forward_of_an_empty_batch(n_tiles):
     from aihwkit.nn import AnalogLinear

@@ -89,18 +89,22 @@ def _record(
 
 
 def stamp(fig, profile: str, sources: Iterable[str | Path]) -> None:
-    """Write "profile: X · data: files" in small print at the bottom of ``fig``."""
+    """Write "profile: X · data: files" in small print under ``fig``.
+
+    The line hangs below the figure's bottom edge, so it never covers an axis label; the saved
+    files (``bbox_inches="tight"``) grow to hold it.
+    """
     names = (
         ", ".join(sorted({_relative(s) for s in _as_list(sources)})) or "computed in the notebook"
     )
     fig.text(
         0.005,
-        0.003,
+        -0.01,
         f"profile: {profile} · data: {names}",
         fontsize=6,
         color="0.4",
         ha="left",
-        va="bottom",
+        va="top",
         wrap=True,
     )
 

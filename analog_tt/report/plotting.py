@@ -11,9 +11,69 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["draw_replica_frame", "heatmap", "phase_portrait"]
+__all__ = ["accuracy_errorbar", "chance_line", "draw_replica_frame", "heatmap", "phase_portrait"]
 
 # Saving and stamping figures with their profile and sources: analog_tt.report.artifacts.save_figure.
+
+
+def accuracy_errorbar(
+    ax: Any,
+    x: Sequence[float],
+    mean: Sequence[float],
+    ci: Sequence[float],
+    *,
+    seeds: Sequence[Sequence[float]] | None = None,
+    limits: tuple[float, float] = (0.0, 1.0),
+    **style: Any,
+) -> bool:
+    """Mean ± 95 % CI of an accuracy per ``x``, with every seed's value and the cuts marked.
+
+    A CI past ``limits`` (the frame: two seeds give wide Student-t intervals) is cut there and
+    the cut marked with ▲ (top) or ▼ (bottom) in the line's colour. With ``seeds``
+    (one sequence of per-seed values per ``x``) each seed is drawn as a small hollow point.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    x, mean, ci : sequences of float, length n
+        Positions, means and CI half-widths (NaN: no CI, one seed).
+    seeds : sequence of n sequences of float, optional
+    limits : (low, high)
+        Where bars are cut: the axes' y limits, or the quantity's range (``(0, 1)``).
+    **style
+        Passed to ``Axes.errorbar`` (``fmt``, ``color``, ``label``, ...).
+
+    Returns
+    -------
+    bool
+        Whether any CI was cut (to say so in the caption or axis label).
+    """
+    x = np.asarray(x, dtype=float)
+    mean = np.asarray(mean, dtype=float)
+    half = np.nan_to_num(np.asarray(ci, dtype=float))
+    if not (len(x) == len(mean) == len(half)):
+        raise ValueError(
+            f"x, mean and ci must have one length, got {len(x)}, {len(mean)}, {len(half)}"
+        )
+    low, high = np.clip(mean - half, *limits), np.clip(mean + half, *limits)
+    style.setdefault("capsize", 3)
+    line = ax.errorbar(x, mean, yerr=[mean - low, high - mean], **style)
+    color = line[0].get_color()
+    cut_high, cut_low = mean + half > limits[1], mean - half < limits[0]
+    for cut, edge, marker in ((cut_high, limits[1], "^"), (cut_low, limits[0], "v")):
+        if cut.any():  # an empty unclipped line would confuse tight_layout's bounding boxes
+            ax.plot(x[cut], np.full(cut.sum(), edge), marker, color=color, ms=6, clip_on=False)
+    if seeds is not None:
+        if len(seeds) != len(x):
+            raise ValueError(f"seeds needs one sequence per x ({len(x)}), got {len(seeds)}")
+        for xi, values in zip(x, seeds, strict=True):
+            ax.plot([xi] * len(values), values, "o", color=color, mfc="none", ms=3.5, alpha=0.6)
+    return bool(cut_high.any() or cut_low.any())
+
+
+def chance_line(ax: Any, value: float, what: str) -> None:
+    """A labelled horizontal line at chance accuracy ``value`` (``what``: e.g. "3 classes")."""
+    ax.axhline(value, color="0.6", lw=0.8, ls="--", label=f"chance ({what}: {value:.2f})")
 
 
 def heatmap(
@@ -77,17 +137,19 @@ def heatmap(
 def phase_portrait(
     ax: Any, a: np.ndarray, c: np.ndarray, *, cmap: str = "viridis", label: str | None = None
 ) -> Any:
-    """Trajectory in the (A, C) plane, coloured by time, with start (o) and end (*) marked.
+    """Trajectory in the (A, C) plane, coloured by step, with start (o) and end (*) marked.
 
     Parameters
     ----------
     ax : matplotlib.axes.Axes
     a, c : ndarray, shape (T,)
-        Fast weight A and slow weight C over time.
+        Fast weight A and slow weight C over time, one value per step.
 
     Returns
     -------
     matplotlib.collections.LineCollection
+        Its colour array is the step of each segment (0 .. T - 2): pass it to
+        ``fig.colorbar(..., label="step")``.
     """
     from matplotlib.collections import LineCollection
 
@@ -98,10 +160,10 @@ def phase_portrait(
     pts = np.stack([a, c], axis=1)
     segs = np.stack([pts[:-1], pts[1:]], axis=1)
     lc = LineCollection(segs, cmap=cmap, label=label)
-    lc.set_array(np.linspace(0.0, 1.0, len(segs)))
+    lc.set_array(np.arange(len(segs), dtype=float))
     ax.add_collection(lc)
-    ax.plot(a[0], c[0], "o", color="tab:red", ms=5)
-    ax.plot(a[-1], c[-1], "*", color="black", ms=9)
+    ax.plot(a[0], c[0], "o", color="tab:red", ms=5, label="start")
+    ax.plot(a[-1], c[-1], "*", color="black", ms=9, label="end")
     ax.autoscale()
     ax.set_xlabel("fast weight A")
     ax.set_ylabel("slow weight C")

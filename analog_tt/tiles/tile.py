@@ -1010,6 +1010,29 @@ class MultiTileTransferTile(TorchTransferTile):
             "saved with that config"
         )
 
+    def get_analog_state(self) -> dict:
+        """aihwkit's analog state, plus the fields a plain aihwkit tile reads first.
+
+        A plain tile (``AnalogTile``, ``InferenceTile``) loading this layer's checkpoint reads the
+        tile class, weights and hidden parameters before it checks the class; with them present
+        it stops with its own ``TileError`` ("Possible mismatch between MultiTileTransferTile
+        and AnalogTile") instead of a ``KeyError``. They carry no data (the replicas are in the
+        state dict) and are dropped again by :meth:`__setstate__`.
+        """
+        state = super().get_analog_state()
+        state[AnalogTileStateNames.CLASS] = type(self).__name__
+        state[AnalogTileStateNames.WEIGHTS] = None
+        state[AnalogTileStateNames.HIDDEN_PARAMETERS] = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        drop = (
+            AnalogTileStateNames.CLASS,
+            AnalogTileStateNames.WEIGHTS,
+            AnalogTileStateNames.HIDDEN_PARAMETERS,
+        )
+        super().__setstate__({k: v for k, v in state.items() if k not in drop})
+
     @property
     def n_tiles(self) -> int:
         """Number of weight replicas ``N``."""
