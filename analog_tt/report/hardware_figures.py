@@ -51,7 +51,7 @@ def time_energy_figure(data, label: str, with_paper: bool):
         if with_paper
         else f"Training time and energy to 97 % (epochs: {label})"
     )
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    fig.tight_layout()
     return fig
 
 
@@ -112,5 +112,5 @@ def pareto_figure(points, front, label: str):
         f"Time-energy trade-off (epochs: {label}; labels: S = shared_A, R = replicated_A)",
         fontsize=9,
     )
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    fig.tight_layout()
     return fig
