@@ -259,3 +259,59 @@ def test_shared_probes_read_the_tile_average_as_well_as_per_replica_probes() -> 
     }
     mean = {k: sum(v) / len(v) for k, v in errors.items()}
     assert 0.85 < mean["shared"] / mean["per_replica"] < 1.15, mean
+
+
+@pytest.mark.slow  # about 1-3 minutes: 16 noisy reads of a 784-64-10 model with 4 replicas
+def test_shared_probes_give_the_tile_average_the_same_test_accuracy() -> None:
+    """Run level: a trained MNIST MLP with 4 diverged replicas per layer, read 8 times with each
+    probe rule; the tile average's test accuracy agrees (Welch) and its spread is alike."""
+    from aihwkit.nn import AnalogSequential
+
+    from analog_tt.core.stats import welch
+    from analog_tt.data import load_mnist
+    from analog_tt.presets import paper_mnist_config
+    from analog_tt.runs.evaluation import accuracy_and_loss
+    from analog_tt.tiles.readout import analog_linear_layers, build_digital_model
+
+    torch.manual_seed(0)
+    x, y = load_mnist(train=True, subset=6000, seed=0)
+    x_test, y_test = load_mnist(train=False, subset=2000, seed=0)
+    float_model = nn.Sequential(nn.Linear(784, 64), nn.Sigmoid(), nn.Linear(64, 10))
+    opt = torch.optim.SGD(float_model.parameters(), lr=0.5)
+    for _ in range(3):
+        for i in range(0, len(x), 64):
+            opt.zero_grad()
+            nn.functional.cross_entropy(float_model(x[i : i + 64]), y[i : i + 64]).backward()
+            opt.step()
+    config = paper_mnist_config(n_tiles=4)
+    model = AnalogSequential(AnalogLinear(784, 64, rpu_config=config), nn.Sigmoid(),
+                             AnalogLinear(64, 10, rpu_config=config))  # fmt: skip
+    model.eval()
+    for analog, trained in zip((model[0], model[2]), (float_model[0], float_model[2]), strict=True):
+        analog.set_weights(trained.weight.detach(), trained.bias.detach())
+        for replica in analog.analog_module.tile.replicas:  # diverged replicas, as in training
+            w = replica.tile.get_weights()
+            replica.tile.set_weights(w + 0.05 * w.abs().max() * torch.randn_like(w))
+    accuracy = {}
+    for probes in ("per_replica", "shared"):
+        accuracy[probes] = []
+        for seed in range(8):
+            gen = torch.Generator().manual_seed(100 + seed)
+            snap = {
+                name: digital_weights(layer, "lstsq", generator=gen, probes=probes)
+                for name, layer in analog_linear_layers(model).items()
+            }
+            accuracy[probes].append(
+                accuracy_and_loss(build_digital_model(model, snap), x_test, y_test)[0]
+            )
+    exact = {
+        name: digital_weights(layer, "exact") for name, layer in analog_linear_layers(model).items()
+    }
+    exact_acc = accuracy_and_loss(build_digital_model(model, exact), x_test, y_test)[0]
+    assert exact_acc > 0.85, exact_acc  # a model worth reading
+    test = welch(accuracy["shared"], accuracy["per_replica"])
+    assert test["verdict"] == "indistinguishable", (test, accuracy)
+    assert abs(test["difference"]) < 0.005, (test, accuracy)
+    print({k: [round(a, 4) for a in v] for k, v in accuracy.items()}, exact_acc, test["p_value"])
+    spread = {k: float(torch.tensor(v).std()) for k, v in accuracy.items()}
+    assert spread["shared"] < 3 * spread["per_replica"] + 1e-3, spread
