@@ -713,6 +713,23 @@ def test_a_multi_tile_checkpoint_into_a_plain_aihwkit_layer_fails_naming_both_ti
     torch.testing.assert_close(again.get_weights()[0], multi.get_weights()[0])
 
 
+def test_dtype_changes_are_refused_clearly_and_float_is_a_no_op():
+    from aihwkit.exceptions import ConfigError
+    from aihwkit.nn import AnalogLinear, AnalogSequential
+
+    from analog_tt.presets import paper_mnist_config
+
+    model = AnalogSequential(AnalogLinear(4, 3, True, paper_mnist_config(n_tiles=2)))
+    before = model[0].analog_module.get_replica_weights()
+    for cast in (model.double, model.half, lambda: model.to(torch.float64)):
+        with pytest.raises(ConfigError, match="float32 only .* cast the inputs with x.float"):
+            cast()  # was: TileModuleError "Applied function is not supported" x 6
+    model.float()  # aihwkit's own tiles recurse without end here
+    model.to("cpu")
+    assert model(torch.rand(2, 4)).dtype == torch.float32
+    assert torch.equal(model[0].analog_module.get_replica_weights(), before)
+
+
 @pytest.mark.parametrize("n_tiles", [1, 4])
 def test_forward_of_an_empty_batch(n_tiles):
     from aihwkit.nn import AnalogLinear

@@ -1010,6 +1010,26 @@ class MultiTileTransferTile(TorchTransferTile):
             "saved with that config"
         )
 
+    def _apply(self, fn: Any) -> Any:
+        """``model.double()``, ``.half()``, ``.to(dtype)``: a clear error (float32 only);
+        ``model.float()`` on this float32 CPU tile: nothing to do (aihwkit's own tiles recurse
+        without end there); anything else (devices, ``share_memory``) goes to aihwkit."""
+        probe = torch.zeros(1)
+        try:
+            out = fn(probe)
+        except Exception:  # not a plain tensor function: aihwkit says what it cannot do
+            out = None
+        if isinstance(out, Tensor) and out.dtype != torch.float32:
+            raise ConfigError(
+                f"a multi-tile layer runs in float32 only (asked for {out.dtype}: aihwkit's CPU "
+                "tiles have no float64 or half precision): keep the model in float32 and cast the "
+                "inputs with x.float()"
+            )
+        if isinstance(out, Tensor) and out.device == probe.device and not out.is_shared():
+            if not self.is_cuda:  # a float32 cast or a move to the CPU it is on: a no-op
+                return self
+        return super()._apply(fn)
+
     def get_analog_state(self) -> dict:
         """aihwkit's analog state, plus the fields a plain aihwkit tile reads first.
 
