@@ -730,6 +730,20 @@ def test_dtype_changes_are_refused_clearly_and_float_is_a_no_op():
     assert torch.equal(model[0].analog_module.get_replica_weights(), before)
 
 
+def test_conv1d_and_conv3d_fail_at_the_first_forward_naming_indexed_computation():
+    """The README's stated limit: aihwkit's indexed convolution is not implemented."""
+    from aihwkit.exceptions import ModuleError
+    from aihwkit.nn import AnalogConv1d, AnalogConv3d
+
+    from analog_tt.presets import paper_mnist_config
+
+    config = paper_mnist_config(n_tiles=2)
+    for layer, x in ((AnalogConv1d(1, 2, 3, rpu_config=config), torch.rand(2, 1, 8)),
+                     (AnalogConv3d(1, 2, 3, rpu_config=config), torch.rand(2, 1, 4, 4, 4))):  # fmt: skip
+        with pytest.raises(ModuleError, match="does not support indexed computation"):
+            layer(x)
+
+
 @pytest.mark.parametrize("n_tiles", [1, 4])
 def test_forward_of_an_empty_batch(n_tiles):
     from aihwkit.nn import AnalogLinear
