@@ -54,7 +54,8 @@ def _strip_volatile(result: dict) -> dict:
     """The result without wall times and provenance (what may differ between identical runs)."""
     out = {k: v for k, v in result.items() if k not in ("provenance", "wall_s")}
     out["epochs"] = [
-        {k: v for k, v in rec.items() if k not in ("train_s", "eval_s")} for rec in result["epochs"]
+        {k: v for k, v in rec.items() if k not in ("train_s", "eval_s", "loadavg_1min")}
+        for rec in result["epochs"]
     ]
     return out
 
@@ -129,6 +130,7 @@ def test_same_config_and_seed_give_identical_results():
     assert _strip_volatile(first)["epochs"] != _strip_volatile(other_seed)["epochs"]
     assert first["provenance"]["bitwise_reproducible"] is True
     assert first["epochs_run"] == 4 and "swa" in first["final"]["exact"]
+    assert all(rec["loadavg_1min"] >= 0 for rec in first["epochs"])  # the machine's load, per epoch
 
 
 def test_resume_from_checkpoint_gives_the_identical_result(tmp_path):

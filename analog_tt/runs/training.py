@@ -251,6 +251,8 @@ def _train(config, key, result_path, ckpt_path, progress, on_epoch_end, claim) -
         else:
             record["test"] = None
         record["eval_s"] = time.perf_counter() - t1
+        # what else ran on the machine (campaign pairing: how much a second run slows this one)
+        record["loadavg_1min"] = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
         if config.count_ops:
             record["op_counts"] = counting.collect_op_counts(model)
         primary = None
