@@ -20,6 +20,7 @@ def ensure_results(
     *,
     run_missing: bool,
     n_workers: int = 2,
+    progress: bool = True,
 ) -> list[Path]:
     """Make the profile's runs of ``experiments`` available; return their result folders.
 
@@ -35,6 +36,8 @@ def ensure_results(
         Experiment names of the profile.
     results
         ``<results_dir>/<profile>`` (from :func:`analog_tt.report.artifacts.resolve_dirs`).
+    progress
+        A bar of the runs done with the time left (a widget in JupyterLab, text in a terminal).
     """
     sweep = load_profile(profile).select(list(experiments))
     if run_missing:
@@ -45,7 +48,7 @@ def ensure_results(
                 profile=profile,
                 results_root=results.parent,
                 n_workers=n_workers,
-                progress=False,
+                progress=progress,
             )
         if not report.ok:
             raise RuntimeError(f"{len(report.failed)} run(s) failed: {report.failed}")
