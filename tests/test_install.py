@@ -34,6 +34,13 @@ def test_an_installed_package_runs_a_sweep_and_writes_only_into_the_working_dire
     ).stdout  # fmt: skip
     assert where.startswith(str(site)), where  # the installed copy, not the checkout
     assert "OK" in run("doctor")
+    script = site / "bin" / "analog-tt"  # the console script pip installed
+    data = subprocess.run(
+        [sys.executable, str(script), "data"], cwd=work, env=env, check=True,
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert "verified" in (data.stdout + data.stderr).lower(), data.stdout + data.stderr
+    assert not (site / "data").exists()  # MNIST is the working directory's, not site-packages'
     run("sweep", "smoke", "--only", "baselines", "--where", "algorithm=sgd", "--workers", "1",
         "--no-progress")  # fmt: skip
     assert list((work / "data" / "results" / "smoke" / "baselines").glob("*.json"))
