@@ -107,3 +107,35 @@ def test_reproduce_runs_a_notebook_without_kernel_noise(repo_root):
     assert "06_swa.ipynb done in" in out and "cell/s" in out  # notebook progress: cells of m
     assert "without encryption" not in out, out[-3000:]
     assert "cannot be preloaded" not in out, out[-3000:]
+
+
+@pytest.mark.parametrize(
+    ("notebook", "parameters", "words"),
+    [
+        ("01_tiki_taka_from_scratch", {"epochs": "ten"}, "epochs"),
+        ("05_mnist_multi_tile", {"n_workers": 0}, "n_workers"),
+        ("07_runtime_energy", {"sensitivity_factors": [-1.0]}, "sensitivity_factors"),
+    ],
+)
+def test_a_notebook_refuses_a_bad_parameter_in_its_first_cell(
+    notebook, parameters, words, tmp_path
+):
+    """``-p epochs ten``: the first code cell names the parameter; nothing is run or written."""
+    import papermill
+    from traitlets.config import Config
+
+    from analog_tt.core.paths import REPO_ROOT
+
+    config = Config()
+    config.KernelManager.transport = "ipc"
+    out = tmp_path / "out"
+    with pytest.raises(papermill.PapermillExecutionError) as err:
+        papermill.execute_notebook(
+            str(REPO_ROOT / "notebooks" / f"{notebook}.ipynb"), str(tmp_path / "run.ipynb"),
+            parameters={**parameters, "output_dir": str(out), "profile": "smoke"},
+            cwd=str(REPO_ROOT / "notebooks"), kernel_name="python3", progress_bar=False,
+            config=config,
+        )  # fmt: skip
+    assert words in str(err.value.evalue), err.value.evalue
+    assert err.value.exec_count <= 3, err.value.exec_count  # the parameters' own check, first
+    assert not out.exists() or not any(out.rglob("*.png"))
