@@ -122,19 +122,16 @@ def test_a_notebook_refuses_a_bad_parameter_in_its_first_cell(
 ):
     """``-p epochs ten``: the first code cell names the parameter; nothing is run or written."""
     import papermill
-    from traitlets.config import Config
 
     from analog_tt.core.paths import REPO_ROOT
 
-    config = Config()
-    config.KernelManager.transport = "ipc"
     out = tmp_path / "out"
     with pytest.raises(papermill.PapermillExecutionError) as err:
         papermill.execute_notebook(
             str(REPO_ROOT / "notebooks" / f"{notebook}.ipynb"), str(tmp_path / "run.ipynb"),
             parameters={**parameters, "output_dir": str(out), "profile": "smoke"},
             cwd=str(REPO_ROOT / "notebooks"), kernel_name="python3", progress_bar=False,
-            config=config,
+            config=pipeline.kernel_config(),
         )  # fmt: skip
     assert words in str(err.value.evalue), err.value.evalue
     assert err.value.exec_count <= 3, err.value.exec_count  # the parameters' own check, first

@@ -59,11 +59,7 @@ def run_notebooks(
     from cached results); a notebook without such a parameter ignores it.
     """
     import papermill
-    from traitlets.config import Config
 
-    # the kernel over local sockets: no "running over TCP without encryption" warning per notebook
-    kernel_config = Config()
-    kernel_config.KernelManager.transport = "ipc"
     _absolute_preload()  # the kernels start in notebooks/: a relative LD_PRELOAD would not load
     build = REPO_ROOT / "build" / profile
     build.mkdir(parents=True, exist_ok=True)
@@ -84,7 +80,7 @@ def run_notebooks(
             kernel_name="python3",
             progress_bar=True,  # cell n of m, elapsed, time left
             log_output=False,
-            config=kernel_config,
+            config=kernel_config(),
         )
         wall = time.time() - start
         print(f"[reproduce] {path.name} done in {wall:.0f} s", flush=True)
@@ -97,6 +93,16 @@ def run_notebooks(
             }
         )
     return records
+
+
+def kernel_config():
+    """The notebook kernels' config: local sockets (IPC), so no kernel warns that it runs over
+    unencrypted TCP. Pass it to ``papermill.execute_notebook(..., config=kernel_config())``."""
+    from traitlets.config import Config
+
+    config = Config()
+    config.KernelManager.transport = "ipc"
+    return config
 
 
 def _absolute_preload() -> None:
