@@ -35,8 +35,13 @@ appended to ``--out`` (atomically), tagged with ``--label`` (e.g. ``before`` / `
 
 Usage::
 
-    python benchmarks/epoch_cost.py --label before --concurrent 1
-    python benchmarks/epoch_cost.py --n-tiles 1 32 --variants shared_A --batches 40 --quick
+    python benchmarks/epoch_cost.py --study run_cost_s5 --label before --concurrent 1
+    python benchmarks/epoch_cost.py --study read_engine_s6 --label aihwkit --read-engine aihwkit \
+        --read-probes shared --no-training --program-n-tiles --concurrent 1
+
+Pairing (two runs beside each other, as the campaign runs them): start two of these at once,
+each with ``--concurrent 2`` and a label naming its neighbour, e.g.
+``--study pairing_s6 --n-tiles 32 --no-read --program-n-tiles --label "beside N=1"``.
 """
 
 from __future__ import annotations
@@ -60,8 +65,9 @@ import torch.nn.functional as F
 from analog_tt.core.files import atomic_write_json
 from analog_tt.core.provenance import git_commit, machine_info, package_versions, utc_now
 from analog_tt.runs.config import RunConfig
-from analog_tt.runs.evaluation import evaluate_epoch
+from analog_tt.runs.evaluation import accuracy_and_loss
 from analog_tt.runs.models import build_model, build_optimizer, initialize, load_dataset
+from analog_tt.tiles.readout import analog_linear_layers, build_digital_model, digital_weights
 from analog_tt.tiles.tile import MultiTileTransferSimulatorTile
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -198,15 +204,27 @@ def time_training(n_tiles: int, variant: str, args: argparse.Namespace) -> dict[
 
 
 def time_test_read(n_tiles: int, args: argparse.Namespace) -> float:
-    """Seconds of one test evaluation (tile-average noisy read of every layer + the test set)."""
+    """Seconds of one test evaluation (tile-average noisy read of every layer + the test set).
+
+    What ``evaluate_epoch`` does for the tile average, with the read engine of
+    ``--read-engine`` (``auto``: the batched torch forward for shared probes at N > 1;
+    ``aihwkit``: every replica's aihwkit forward, the code before it).
+    """
     config = _config(n_tiles, "shared_A", "xavier_uniform", args.seed)
     if args.read_probes != "per_replica":
         config = config.replace(read_probes=args.read_probes)
     torch.manual_seed(args.seed)
     model = build_model(config)
-    data = load_dataset(config)
+    _, _, x_test, y_test = load_dataset(config)
     start = time.perf_counter()
-    evaluate_epoch(model, config, 1, {}, None, data)
+    generator = torch.Generator().manual_seed(args.seed)
+    snapshot = {
+        name: digital_weights(
+            layer, "lstsq", generator=generator, probes=config.read_probes, engine=args.read_engine
+        )
+        for name, layer in analog_linear_layers(model).items()
+    }
+    accuracy_and_loss(build_digital_model(model, snapshot), x_test, y_test)
     return time.perf_counter() - start
 
 
@@ -225,6 +243,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     started = utc_now()
     common = {
         "label": args.label,
+        "study": args.study,
         "concurrent": args.concurrent,
         "git_commit": git_commit(),
         "machine": machine_info(),
@@ -233,11 +252,20 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         "preset": "paper_mnist_config AGAD BL 31, batch 64, AnalogSGD lr 0.1, 784-256-128-10",
         "auto_scale_state": "first (settled batch maxima; see the module docstring)",
         "read_probes": args.read_probes,
+        "read_engine": args.read_engine,
     }
     floors = {n: matmul_seconds_per_batch(n, args.floor_repeats) for n in args.n_tiles}
     reads = {n: time_test_read(n, args) for n in args.n_tiles} if not args.no_read else {}
     programs = {n: time_programming(n, args) for n in args.program_n_tiles}
     records = []
+    if args.no_training:
+        for n in args.n_tiles:
+            rec = dict(common, n_tiles=n, variant=None, count_ops=None, seconds_per_epoch=None)
+            rec.update(floor_seconds_per_epoch=floors[n] * BATCHES_PER_EPOCH)
+            rec.update(test_read_s=reads.get(n), program_s=programs.get(n))
+            records.append(rec)
+            print(f"N={n:3d} read {rec['test_read_s'] or 0:5.2f} s", flush=True)
+        return records
     for n in args.n_tiles:
         for variant in args.variants:
             for rec in time_training(n, variant, args):
@@ -264,10 +292,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batches", type=int, default=64, help="timed batches per setting")
     parser.add_argument("--program-n-tiles", type=int, nargs="*", default=[1, 4])
     parser.add_argument("--read-probes", default="per_replica")
+    parser.add_argument("--read-engine", default="auto", choices=["auto", "aihwkit"])
     parser.add_argument("--no-read", action="store_true")
+    parser.add_argument("--no-training", action="store_true", help="reads / programming only")
     parser.add_argument("--floor-repeats", type=int, default=100)
     parser.add_argument("--concurrent", type=int, required=True, help="runs sharing the machine")
     parser.add_argument("--label", required=True, help="e.g. before / after")
+    parser.add_argument("--study", required=True, help="which comparison the records belong to")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="benchmarks/results/epoch_cost.json")
     parser.add_argument("--dry", action="store_true", help="print, write nothing")

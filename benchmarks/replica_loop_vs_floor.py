@@ -34,6 +34,7 @@ OUT = Path("benchmarks/results/replica_loop_vs_floor.json")
 
 def derive(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The loop and epoch against their floors, one row per counting-on record with an N = 1 peer."""
+    records = [r for r in records if r.get("study") == "run_cost_s5"]  # the before/after study
     one = {
         (r["label"], r["variant"], r["concurrent"]): r
         for r in records

@@ -141,3 +141,22 @@ def test_replica_loop_table_is_derived_from_the_epoch_cost_records(repo_root):
     after = [r for r in committed if r["label"] == "after" and r["n_tiles"] >= 32]
     assert after and all(r["loop_over_floor"] > 1.3 for r in after), after
     assert all(r["loop_over_floor"] == 1.0 for r in committed if r["n_tiles"] == 1)
+
+
+def test_pairing_slowdown_is_derived_from_the_epoch_cost_records(repo_root):
+    """The derived file is current, and the README's reading of it holds: an N = 32 run is
+    slowed less by its neighbour than an N = 1 run beside an N = 32 one."""
+    import importlib.util
+    import json
+
+    spec = importlib.util.spec_from_file_location(
+        "pairing_slowdown", repo_root / "benchmarks" / "pairing_slowdown.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    source = json.loads((repo_root / module.SOURCE).read_text())["records"]
+    committed = json.loads((repo_root / module.OUT).read_text())["records"]
+    assert committed == module.derive(source), "run `python benchmarks/pairing_slowdown.py`"
+    large = [r["slowdown"] for r in committed if r["n_tiles"] == 32]
+    small = [r["slowdown"] for r in committed if r["n_tiles"] == 1]
+    assert large and small and max(large) < min(small), committed

@@ -43,6 +43,10 @@ READ_MODES = ("lstsq", "exact")
 #: Probe vectors of a least-squares read of N replicas: a fresh set per replica (the paper's
 #: reads) or one set sent to every replica (what a chip does: one factorisation serves all).
 READ_PROBES = ("per_replica", "shared")
+#: how a shared-probe read runs the replicas' analog forward: ``auto`` (the batched torch forward
+#: of :mod:`analog_tt.tiles.io_forward` where it models the IO parameters, else aihwkit's),
+#: ``aihwkit`` (each replica's own aihwkit forward, the reference) or ``torch`` (batched, required)
+READ_ENGINES = ("auto", "aihwkit", "torch")
 
 #: What a test of a run reports: the tile average, SWA over epochs, performance-weighted SWA.
 METRICS = ("tile_avg", "swa", "swa_weighted")

@@ -189,6 +189,11 @@ class RunConfig:
         reads, the default) or one set for all replicas with one solve for the tile average
         (:func:`analog_tt.tiles.readout.read_shared_probes`; about N times cheaper to solve).
         With one replica both are the same read, and ``"shared"`` is stored as the default.
+        Where the replicas' forward IO parameters allow, a shared read sends the probes through
+        all replicas in one batched torch mat-mul (:mod:`analog_tt.tiles.io_forward`, aihwkit's
+        IO-managed forward re-done in torch; the same read in distribution, tested against
+        aihwkit's tiles); runs before it used aihwkit's per-replica forward (their
+        ``provenance.git_commit`` tells).
     """
 
     dataset: str = "mnist"

@@ -124,6 +124,19 @@ def find_replicas(module: nn.Module) -> Sequence[Any] | None:
     return None
 
 
+def find_forward_io(module: nn.Module) -> Any | None:
+    """The replicas' forward ``IOParameters`` of a multi-tile layer (``weight_forward_io``)."""
+    candidates = [module, getattr(module, "analog_module", None)]
+    for c in list(candidates):
+        if c is not None:
+            candidates.append(getattr(c, "tile", None))
+    for c in candidates:
+        io_pars = getattr(c, "weight_forward_io", None) if c is not None else None
+        if io_pars is not None:
+            return io_pars
+    return None
+
+
 def find_multi_tile_layers(model: nn.Module) -> dict[str, nn.Module]:
     """Map the qualified name of every multi-tile layer in ``model`` to the layer.
 

@@ -38,7 +38,7 @@ from torch import Tensor, nn
 
 from ..core.validation import check_choice
 from ..core.vocabulary import READ_MODES, READ_PROBES
-from .layers import find_replicas, randn, record_layer_ops, sim_tile, tile_device
+from .layers import find_forward_io, find_replicas, randn, record_layer_ops, sim_tile, tile_device
 from .reads import _check_over_sampling, _lstsq_weights, read_replica_weights, read_shared_probes
 
 __all__ = [
@@ -188,6 +188,7 @@ def replica_weights(
     generator: torch.Generator | None = None,
     ops: list[dict[str, Any]] | None = None,
     probes: Literal["per_replica", "shared"] = "per_replica",
+    engine: Literal["auto", "aihwkit", "torch"] = "auto",
 ) -> Tensor:
     """Per-replica weights of an analog linear layer.
 
@@ -206,6 +207,10 @@ def replica_weights(
     probes
         ``"per_replica"``: fresh probes for every replica (the paper's read); ``"shared"``: one
         probe set for all (:func:`read_shared_probes`). The same with one replica.
+    engine
+        How a shared-probe read runs the replicas' forward (see :func:`read_shared_probes`):
+        ``"auto"`` batches it in torch where the IO parameters allow, ``"aihwkit"`` uses each
+        replica's aihwkit forward (the reference).
 
     Returns
     -------
@@ -228,7 +233,14 @@ def replica_weights(
     check_choice("probes", probes, READ_PROBES)
     local: list[dict[str, Any]] = []
     if probes == "shared":
-        stack = read_shared_probes(reps, over_sampling, generator, ops=local)
+        stack = read_shared_probes(
+            reps,
+            over_sampling,
+            generator,
+            ops=local,
+            forward_io=find_forward_io(layer),
+            engine=engine,
+        )
     else:
         stack = torch.stack(
             [read_replica_weights(r, None, over_sampling, generator, ops=local) for r in reps]
@@ -264,6 +276,7 @@ def digital_weights(
     generator: torch.Generator | None = None,
     ops: list[dict[str, Any]] | None = None,
     probes: Literal["per_replica", "shared"] = "per_replica",
+    engine: Literal["auto", "aihwkit", "torch"] = "auto",
 ) -> tuple[Tensor, Tensor | None]:
     """Floating-point weights and bias equivalent to an analog linear layer.
 
@@ -273,7 +286,7 @@ def digital_weights(
 
     Parameters
     ----------
-    layer, mode, over_sampling, generator, ops, probes
+    layer, mode, over_sampling, generator, ops, probes, engine
         As in :func:`replica_weights`. With ``probes="shared"`` a noisy read solves once for the
         (weighted) average instead of once per replica: the same estimate as averaging the
         per-replica estimates of :func:`read_shared_probes`, at one solve's cost.
@@ -306,11 +319,25 @@ def digital_weights(
     if mode == "lstsq" and probes == "shared" and n > 1:
         local: list[dict[str, Any]] = []
         combine = p if p is not None else torch.full((n,), 1.0 / n, dtype=torch.float64)
-        avg = read_shared_probes(reps, over_sampling, generator, combine=combine, ops=local)[0]
+        avg = read_shared_probes(
+            reps,
+            over_sampling,
+            generator,
+            combine=combine,
+            ops=local,
+            forward_io=find_forward_io(layer),
+            engine=engine,
+        )[0]
         _record_read(layer, local, n, ops)
     else:
         stack = replica_weights(
-            layer, mode, over_sampling=over_sampling, generator=generator, ops=ops, probes=probes
+            layer,
+            mode,
+            over_sampling=over_sampling,
+            generator=generator,
+            ops=ops,
+            probes=probes,
+            engine=engine,
         )
         if p is None:
             avg = stack.mean(dim=0)

@@ -12,7 +12,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..core.validation import check_int
+from ..core.validation import check_choice, check_int
+from ..core.vocabulary import READ_ENGINES
+from .io_forward import io_managed_forward, supports
 from .layers import randn, sim_tile, tile_device
 
 __all__ = ["read_replica_weights", "read_shared_probes"]
@@ -26,6 +28,22 @@ def _lstsq_weights(x: Tensor, y: Tensor) -> Tensor:
     """``W`` of shape ``[out, in]`` minimising ``||x W^T - y||`` (float64 solve)."""
     sol = torch.linalg.lstsq(x.double(), y.double()).solution
     return sol.T.float()
+
+
+def _normal_equations_weights(x: Tensor, y: Tensor) -> Tensor:
+    """:func:`_lstsq_weights` by a float64 Cholesky solve of ``x^T x W^T = x^T y``.
+
+    For the reads' Gaussian probes (``M = over_sampling * in`` rows, condition number about
+    ``(1 + 1 / sqrt(over_sampling)) / (1 - 1 / sqrt(over_sampling))``, 1.9 at 10) this is the
+    least-squares solution to float64 rounding at about half a QR's cost. A probe matrix
+    without full column rank is left to the QR solve.
+    """
+    xd = x.double()
+    gram = xd.T @ xd
+    factor, info = torch.linalg.cholesky_ex(gram)
+    if int(info) != 0:
+        return _lstsq_weights(x, y)
+    return torch.cholesky_solve(xd.T @ y.double(), factor).T.float()
 
 
 @torch.no_grad()
@@ -91,6 +109,8 @@ def read_shared_probes(
     *,
     combine: Tensor | None = None,
     ops: list[dict[str, Any]] | None = None,
+    forward_io: Any = None,
+    engine: str = "auto",
 ) -> Tensor:
     """Noisy least-squares read of N replicas with one probe set sent to every replica.
 
@@ -113,6 +133,18 @@ def read_shared_probes(
         is linear in the outputs: ``lstsq(X, sum_i p_i y_i) = sum_i p_i lstsq(X, y_i)``).
     ops
         If given, one ``"read"`` record per replica is appended, as the per-replica read does.
+    forward_io
+        The replicas' forward ``IOParameters`` (``MultiTileTransferTile.weight_forward_io``);
+        needed by the batched engine.
+    engine
+        ``"auto"``: the batched torch forward (:func:`analog_tt.tiles.io_forward.
+        io_managed_forward`, one mat-mul for all replicas, output noise from ``generator``) when
+        ``forward_io`` is given and supported, else each replica's aihwkit forward;
+        ``"aihwkit"``: always aihwkit's (the reference path); ``"torch"``: always batched (an
+        error when it cannot model ``forward_io``). The two are the same function of the
+        weights and probes with the noise off and the same distribution with it on (aihwkit's
+        CPU noise is drawn from a 32768-entry table of normals: its std is off by about 0.4 %
+        per table); ``tests/test_io_forward.py`` compares them.
 
     Returns
     -------
@@ -120,28 +152,36 @@ def read_shared_probes(
         ``[N, out, in]`` or ``[1, out, in]`` float32 (CPU).
     """
     over_sampling = _check_over_sampling(over_sampling)
+    check_choice("engine", engine, READ_ENGINES)
     sims = [sim_tile(r) for r in replicas]
     x_size = int(sims[0].get_x_size())
     d_size = int(sims[0].get_d_size())
     n_probe = over_sampling * x_size
-    x = randn((n_probe, x_size), generator, tile_device(replicas[0]))
-    outputs = [sim.forward(x).detach().cpu() for sim in sims]
-    if ops is not None:
-        for _ in sims:
-            ops.append(
-                {
-                    "phase": "read",
-                    "op": "forward",
-                    "tile": "main",
-                    "vectors": n_probe,
-                    "pfactor": 1.0,
-                }
-            )
-    x = x.cpu()
+    device = tile_device(replicas[0])
+    x = randn((n_probe, x_size), generator, device)
+    # one replica keeps aihwkit's forward under "auto": the same bits as read_replica_weights
+    batched = engine == "torch" or (engine == "auto" and len(sims) > 1 and supports(forward_io))
+    if engine == "torch" and not supports(forward_io):
+        raise ValueError(
+            "engine='torch' cannot model these forward IO parameters (io_forward.supports is "
+            "False); use engine='auto' or 'aihwkit'"
+        )
+    p = None
     if combine is not None:
         p = torch.as_tensor(combine, dtype=torch.float64).flatten()
         if p.numel() != len(sims):
             raise ValueError(f"combine must have {len(sims)} entries, got {p.numel()}")
+    _record_reads(ops, len(sims), n_probe)
+    if batched and device.type == "cpu":
+        weights = torch.stack([sim.get_weights().detach().float() for sim in sims])
+        y = io_managed_forward(weights, x, forward_io, generator, combine=p)
+        if p is not None:
+            return _normal_equations_weights(x, y)[None]
+        solution = _normal_equations_weights(x, y.permute(1, 0, 2).reshape(n_probe, -1))
+        return solution.reshape(len(sims), d_size, x_size)
+    outputs = [sim.forward(x).detach().cpu() for sim in sims]
+    x = x.cpu()
+    if p is not None:
         if len(sims) == 1 and float(p[0]) == 1.0:
             y = outputs[0]
         else:
@@ -152,3 +192,18 @@ def read_shared_probes(
     # one factorisation, every replica's outputs as right-hand sides
     solution = torch.linalg.lstsq(x.double(), torch.cat(outputs, dim=1).double()).solution
     return solution.T.float().reshape(len(sims), d_size, x_size)
+
+
+def _record_reads(ops: list[dict[str, Any]] | None, n_replicas: int, n_probe: int) -> None:
+    """One ``"read"`` record per replica (each replica's forward of every probe)."""
+    if ops is not None:
+        for _ in range(n_replicas):
+            ops.append(
+                {
+                    "phase": "read",
+                    "op": "forward",
+                    "tile": "main",
+                    "vectors": n_probe,
+                    "pfactor": 1.0,
+                }
+            )

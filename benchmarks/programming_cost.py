@@ -1,0 +1,131 @@
+"""What bounds the paper's pulse programming: its time split by aihwkit call, and one update's cost.
+
+Programs the paper's 784-256-128-10 network (``init="program"``, the runner's own
+:func:`analog_tt.runs.models.initialize`) for ``--n-tiles`` replicas under ``cProfile`` and
+records the seconds spent in aihwkit's pulsed ``update`` and analog ``forward`` (the C++ calls)
+and in everything else (the probe draws, the stopping rule's EW variance, Python). Beside it, the
+cost of one rank-1 pulsed update (BL 1, the programming's learning rate) of a C tile per layer
+shape and, for the first layer, per size of the error it writes: the update costs what the pulses
+it fires cost (coincidences of x and d pulses). Measure on a quiet machine.
+
+Usage::
+
+    python benchmarks/programming_cost.py --n-tiles 2 --concurrent 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import sys
+import time
+from copy import deepcopy
+from pathlib import Path
+
+import analog_tt  # noqa: F401  (before aihwkit: the clock helper)
+
+# isort: split
+import torch
+from aihwkit.simulator.configs import SingleRPUConfig
+from aihwkit.simulator.tiles.analog import AnalogTileWithoutPeriphery
+
+from analog_tt.core.files import atomic_write_json
+from analog_tt.core.provenance import git_commit, machine_info, package_versions, utc_now
+from analog_tt.runs.models import build_model, initialize
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from epoch_cost import _config  # noqa: E402
+
+OUT = Path("benchmarks/results/programming_cost.json")
+SHAPES = ((256, 784), (128, 256), (10, 128))
+
+
+def profile_programming(n_tiles: int, seed: int) -> dict[str, float]:
+    """Seconds of programming all layers, and the part spent in aihwkit's update / forward."""
+    config = _config(n_tiles, "shared_A", "program", seed)
+    torch.manual_seed(seed)
+    model = build_model(config)
+    profiler = cProfile.Profile()
+    start = time.perf_counter()
+    profiler.enable()
+    initialize(model, config)
+    profiler.disable()
+    total = time.perf_counter() - start
+    stats = pstats.Stats(profiler).stats
+    seconds = {"update": 0.0, "forward": 0.0}
+    calls = {"update": 0, "forward": 0}
+    for (_, _, name), (_, ncalls, tottime, _, _) in stats.items():
+        for key in seconds:
+            if name == f"<built-in method aihwkit.simulator.rpu_base.tiles.{key}>":
+                seconds[key] += tottime
+                calls[key] += ncalls
+    return {
+        "program_s": total,
+        "aihwkit_update_s": seconds["update"],
+        "aihwkit_forward_s": seconds["forward"],
+        "other_s": total - seconds["update"] - seconds["forward"],
+        "update_calls": calls["update"],
+        "forward_calls": calls["forward"],
+    }
+
+
+def update_cost(out_size: int, in_size: int, error_std: float = 0.1, repeats: int = 400) -> float:
+    """Milliseconds of one rank-1 pulsed update of a C tile (programming's lr 0.25, BL 1).
+
+    ``x ~ N(0, 1) / sqrt(in)`` as the programming's probes, ``d ~ N(0, error_std^2)``: a copy's
+    error is about two reads' output noise (0.1 each), so nearly every row fires a pulse.
+    """
+    from analog_tt.presets import paper_mnist_config
+
+    config = paper_mnist_config(n_tiles=1)
+    c_config = SingleRPUConfig(  # the replicas' C-tile config, as MultiTileTransferTile builds it
+        device=deepcopy(config.device.unit_cell_devices[1]),
+        forward=deepcopy(config.forward),
+        backward=deepcopy(config.backward),
+        update=deepcopy(config.device.transfer_update),
+    )
+    c_tile = AnalogTileWithoutPeriphery(out_size, in_size, c_config)
+    tile = c_tile.tile
+    tile.set_learning_rate(0.25)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(1, in_size, generator=gen) / in_size**0.5
+    d = error_std * torch.randn(1, out_size, generator=gen)
+    for _ in range(20):
+        tile.update(x, d, False)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        tile.update(x, d, False)
+    return (time.perf_counter() - start) / repeats * 1e3
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-tiles", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--concurrent", type=int, required=True, help="runs sharing the machine")
+    parser.add_argument("--out", default=str(OUT))
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    record = {
+        "n_tiles": args.n_tiles,
+        "seed": args.seed,
+        "concurrent": args.concurrent,
+        "started_utc": utc_now(),
+        "git_commit": git_commit(),
+        "machine": machine_info(),
+        "versions": package_versions(),
+        **profile_programming(args.n_tiles, args.seed),
+        "update_ms_by_shape": {f"{o}x{i}": update_cost(o, i) for o, i in SHAPES},
+        # pulses fired follow |d|: the cost of one update of the first layer by error size
+        "update_ms_256x784_by_error_std": {
+            str(std): update_cost(256, 784, std) for std in (0.001, 0.01, 0.03, 0.1, 0.3)
+        },
+    }
+    record["update_share"] = record["aihwkit_update_s"] / record["program_s"]
+    atomic_write_json(Path(args.out), {"records": [record]})
+    print(record)
+
+
+if __name__ == "__main__":
+    main()
