@@ -59,6 +59,7 @@ from aihwkit.simulator.parameters.enums import BoundManagementType, NoiseManagem
 from torch import Tensor, nn
 
 from ..core.vocabulary import PHASES
+from .io_forward import IO_FIELDS_OFF
 
 __all__ = [
     "COUNT_KEYS",
@@ -250,21 +251,7 @@ def bound_management_rounds_batched(
 #: only way :func:`first_round_certified` can certify a row that the exact count would not.
 CERTIFICATE_SIGMAS = 12.0
 
-_IO_FIELDS_OFF = (
-    "inp_noise",
-    "inp_asymmetry",
-    "out_noise_std",
-    "out_asymmetry",
-    "w_noise",
-    "ir_drop",
-    "out_nonlinearity",
-    "out_nonlinearity_std",
-    "slope_calibration",
-    "v_offset_std",
-    "r_series",
-    "w_read_asymmetry_dtod",
-    "nm_thres",
-)
+_IO_FIELDS_OFF = IO_FIELDS_OFF
 
 
 def certificate_supported(io_pars: Any) -> bool:

@@ -40,8 +40,9 @@ from torch import Tensor
 
 __all__ = ["io_managed_forward", "supports"]
 
-#: IO fields that must be 0 for the batched forward (noise sources and non-idealities it omits)
-_FIELDS_OFF = (
+#: IO fields that must be 0 for the batched forward (noise sources and non-idealities it omits);
+#: the op counting's output certificate needs the same (:mod:`analog_tt.tiles.counting`)
+IO_FIELDS_OFF = (
     "inp_noise",
     "inp_asymmetry",
     "out_noise_std",
@@ -66,7 +67,7 @@ def supports(io_pars: Any) -> bool:
 
     Supported: ``ONE_PASS`` MVMs, noise management ``NONE`` or ``ABS_MAX``, bound management
     ``NONE`` or ``ITERATIVE``, deterministic DAC/ADC rounding, additive Gaussian output noise
-    as the only noise, and none of the other non-idealities (``_FIELDS_OFF``). ``is_perfect``
+    as the only noise, and none of the other non-idealities (``IO_FIELDS_OFF``). ``is_perfect``
     is supported (a plain mat-mul).
     """
     if io_pars is None:
@@ -85,7 +86,7 @@ def supports(io_pars: Any) -> bool:
         return False
     if io_pars.noise_management != NoiseManagementType.NONE and io_pars.inp_bound != 1.0:
         return False  # aihwkit refuses this combination itself
-    return all(float(getattr(io_pars, name, 0.0) or 0.0) == 0.0 for name in _FIELDS_OFF)
+    return all(float(getattr(io_pars, name, 0.0) or 0.0) == 0.0 for name in IO_FIELDS_OFF)
 
 
 def _grid_step(res: float, value_range: float) -> float:

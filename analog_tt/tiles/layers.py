@@ -111,14 +111,17 @@ def randn(
     return torch.randn(shape, device=device)
 
 
+def _holders(module: nn.Module) -> list[Any]:
+    """``module``, its ``analog_module`` and their ``.tile``: where a multi-tile layer keeps state."""
+    candidates = [module, getattr(module, "analog_module", None)]
+    candidates += [getattr(c, "tile", None) for c in list(candidates) if c is not None]
+    return [c for c in candidates if c is not None]
+
+
 def find_replicas(module: nn.Module) -> Sequence[Any] | None:
     """The replica list of a multi-tile layer, tile module or simulator tile, else ``None``."""
-    candidates = [module, getattr(module, "analog_module", None)]
-    for c in list(candidates):
-        if c is not None:
-            candidates.append(getattr(c, "tile", None))
-    for c in candidates:
-        reps = getattr(c, "replicas", None) if c is not None else None
+    for c in _holders(module):
+        reps = getattr(c, "replicas", None)
         if reps is not None and len(reps) > 0:
             return reps
     return None
@@ -126,12 +129,8 @@ def find_replicas(module: nn.Module) -> Sequence[Any] | None:
 
 def find_forward_io(module: nn.Module) -> Any | None:
     """The replicas' forward ``IOParameters`` of a multi-tile layer (``weight_forward_io``)."""
-    candidates = [module, getattr(module, "analog_module", None)]
-    for c in list(candidates):
-        if c is not None:
-            candidates.append(getattr(c, "tile", None))
-    for c in candidates:
-        io_pars = getattr(c, "weight_forward_io", None) if c is not None else None
+    for c in _holders(module):
+        io_pars = getattr(c, "weight_forward_io", None)
         if io_pars is not None:
             return io_pars
     return None
