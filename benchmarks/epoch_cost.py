@@ -22,7 +22,8 @@ real training, not the first batches
     so the numbers are an upper end of a run's per-epoch cost, not its first batches.
 test read
     One test read of the kind the runs make (``evaluate_epoch``'s tile-average read: every layer
-    read by noisy least squares), timed with the read mode given by ``--read-probes``.
+    read by noisy least squares), timed with the read mode given by ``--read-probes``; beside
+    it ``read_floor_s``, the float work such a read cannot skip (:func:`time_read_floor`).
 programming
     The paper's pulse programming of all layers (``init="program"``) for the ``--program-n-tiles``.
 float floor
@@ -228,6 +229,35 @@ def time_test_read(n_tiles: int, args: argparse.Namespace) -> float:
     return time.perf_counter() - start
 
 
+def time_read_floor(n_tiles: int, args: argparse.Namespace) -> float:
+    """Seconds of the float work no noisy read of N replicas can skip on a CPU.
+
+    Per layer: the probes ``X [10 in, in]`` through every replica (one noise-free float32
+    mat-mul each, ``N * 10 in * in * out`` multiply-adds), one standard normal per output (the
+    output noise), and one float64 normal-equations solve; then the test set through the
+    digital network. What the batched read adds on top is its DAC/ADC rounding, clipping and
+    bound-management rounds.
+    """
+    generator = torch.Generator().manual_seed(args.seed)
+    shapes = ((256, 784), (128, 256), (10, 128))
+    weights = [torch.randn(n_tiles, out, inp, generator=generator) * 0.1 for out, inp in shapes]
+    x_test = torch.randn(10_000, 784, generator=generator)
+    start = time.perf_counter()
+    for w in weights:
+        x = torch.randn(10 * w.shape[2], w.shape[2], generator=generator)
+        total = torch.zeros(x.shape[0], w.shape[1], dtype=torch.float64)
+        for replica in w:
+            y = x @ replica.T
+            y.add_(torch.randn(y.shape, generator=generator), alpha=0.1)
+            total += y
+        xd = x.double()
+        torch.cholesky_solve(xd.T @ total, torch.linalg.cholesky(xd.T @ xd))
+    hidden = x_test
+    for w in weights:
+        hidden = torch.sigmoid(hidden @ w[0].T)
+    return time.perf_counter() - start
+
+
 def time_programming(n_tiles: int, args: argparse.Namespace) -> float:
     """Seconds of the paper's pulse programming of all three layers."""
     config = _config(n_tiles, "shared_A", "program", args.seed)
@@ -256,6 +286,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     }
     floors = {n: matmul_seconds_per_batch(n, args.floor_repeats) for n in args.n_tiles}
     reads = {n: time_test_read(n, args) for n in args.n_tiles} if not args.no_read else {}
+    read_floors = {n: time_read_floor(n, args) for n in args.n_tiles} if not args.no_read else {}
     programs = {n: time_programming(n, args) for n in args.program_n_tiles}
     records = []
     if args.no_training:
@@ -263,8 +294,13 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             rec = dict(common, n_tiles=n, variant=None, count_ops=None, seconds_per_epoch=None)
             rec.update(floor_seconds_per_epoch=floors[n] * BATCHES_PER_EPOCH)
             rec.update(test_read_s=reads.get(n), program_s=programs.get(n))
+            rec.update(read_floor_s=read_floors.get(n))
             records.append(rec)
-            print(f"N={n:3d} read {rec['test_read_s'] or 0:5.2f} s", flush=True)
+            print(
+                f"N={n:3d} read {rec['test_read_s'] or 0:5.2f} s, floor "
+                f"{rec['read_floor_s'] or 0:5.2f} s",
+                flush=True,
+            )
         return records
     for n in args.n_tiles:
         for variant in args.variants:
@@ -272,6 +308,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                 rec.update(common)
                 rec["floor_seconds_per_epoch"] = floors[n] * BATCHES_PER_EPOCH
                 rec["test_read_s"] = reads.get(n)
+                rec["read_floor_s"] = read_floors.get(n)
                 rec["program_s"] = programs.get(n)
                 records.append(rec)
                 print(

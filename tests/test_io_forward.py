@@ -119,3 +119,17 @@ def test_a_shared_probe_read_is_as_accurate_with_either_engine() -> None:
     each = read_shared_probes(tiles, 10, torch.Generator().manual_seed(1), forward_io=io)
     assert each.shape == (4, OUT, IN)
     assert float((each.mean(0) - exact).abs().max()) < 0.05
+
+
+def test_replicas_batched_together_read_as_each_alone_when_most_vectors_clip() -> None:
+    """Noise off, out_bound 2: most (vector, replica) pairs need bound-management rounds; the
+    16-replica forward gives every replica the bits of its forward alone (the redo rounds run in
+    bounded slices of pairs, not one gather of every clipped pair's weights)."""
+    io = PresetIOParameters(out_noise=0.0, out_bound=2.0)
+    weights = (torch.rand(16, OUT, IN, generator=torch.Generator().manual_seed(4)) * 2 - 1) * 0.5
+    x = torch.randn(M, IN, generator=torch.Generator().manual_seed(5))
+    together = io_managed_forward(weights, x, io)
+    clipped_first = ((x / x.abs().amax(1, keepdim=True)) @ weights.transpose(1, 2)).abs()
+    assert (clipped_first.amax(2) > 2.0).float().mean() > 0.5
+    for i in range(weights.shape[0]):
+        assert torch.equal(together[i], io_managed_forward(weights[i : i + 1], x, io)[0])

@@ -144,6 +144,25 @@ def _finalize(out: Tensor, plan: _Plan, generator: torch.Generator | None) -> tu
     return out.clamp_(-plan.out_bound, plan.out_bound), clipped
 
 
+def _pair_products(inputs: Tensor, weights: Tensor, replica_ids: Tensor) -> Tensor:
+    """``[k, out]``: row ``j`` is ``weights[replica_ids[j]] @ inputs[j]``.
+
+    In slices of pairs, so the gathered ``[pairs, out, in]`` weights stay within a few
+    ``_CHUNK_ELEMENTS`` however many vectors clipped (each pair's product is computed alone, so
+    the slicing does not change its bits).
+    """
+    per_slice = max(1, 4 * _CHUNK_ELEMENTS // (weights.shape[1] * weights.shape[2]))
+    parts = [
+        torch.einsum(
+            "ki,koi->ko",
+            inputs[start : start + per_slice],
+            weights[replica_ids[start : start + per_slice]],
+        )
+        for start in range(0, inputs.shape[0], per_slice)
+    ]
+    return torch.cat(parts) if parts else inputs.new_zeros((0, weights.shape[1]))
+
+
 def _forward_chunk(
     weights: Tensor,
     x: Tensor,
@@ -168,7 +187,7 @@ def _forward_chunk(
         reduction *= 2.0
         rows, replica_ids = clipped.nonzero(as_tuple=True)
         scale = base[rows] / reduction
-        raw = torch.einsum("ki,koi->ko", _prepare(x[rows], scale, plan), weights[replica_ids])
+        raw = _pair_products(_prepare(x[rows], scale, plan), weights, replica_ids)
         redo, still = _finalize(raw, plan, generator)
         out[rows, replica_ids] = redo * (plan.out_scale / scale)[:, None]
         clipped = torch.zeros_like(clipped)
@@ -239,6 +258,9 @@ def io_managed_forward(
             chunks.append(out.permute(1, 0, 2))
         else:
             p = combine[start : start + per_chunk].to(torch.float32)
-            part = torch.einsum("n,mno->mo", p, out).double()
+            if p.numel() == 1:  # one replica per chunk: einsum's one product, without its cost
+                part = (out[:, 0] * p[0]).double()
+            else:
+                part = torch.einsum("n,mno->mo", p, out).double()
             total = part if total is None else total + part
     return torch.cat(chunks).contiguous() if combine is None else total
