@@ -14,6 +14,7 @@ import pytest
 from replica_helpers import train_batches
 
 import analog_tt.runs as ex
+import analog_tt.runs.training as training
 from analog_tt.core.vocabulary import EXPERIMENTS
 from analog_tt.runs import RunConfig
 from analog_tt.runs.cli import sweep_main
@@ -195,6 +196,46 @@ def test_analog_runs_are_reproducible(algorithm):
     first, second = ex.run(cfg, progress=False), ex.run(cfg, progress=False)
     assert _strip_volatile(first) == _strip_volatile(second)
     assert first["provenance"]["bitwise_reproducible"] is True
+
+
+def test_checkpoints_are_written_as_often_as_their_cost_allows(tmp_path, monkeypatch):
+    """After the first epoch, a checkpoint is due once the time since the last one is
+    1 / CHECKPOINT_OVERHEAD times its cost; none after the last epoch; same result either way."""
+    saved_after: list[int] = []
+
+    def counting_save(path, payload):
+        saved_after.append(len(payload["records"]))
+        _save_checkpoint(path, payload)
+
+    monkeypatch.setattr(training, "_save_checkpoint", counting_save)
+    cfg = tiny(epochs=4)
+    monkeypatch.setattr(training, "CHECKPOINT_OVERHEAD", 1e-12)  # a checkpoint costs "forever"
+    rare = ex.run(cfg, cache_dir=tmp_path / "rare", progress=False)
+    assert saved_after == [1]
+    saved_after.clear()
+    monkeypatch.setattr(training, "CHECKPOINT_OVERHEAD", 1e12)  # a checkpoint costs nothing
+    often = ex.run(cfg, cache_dir=tmp_path / "often", progress=False)
+    assert saved_after == [1, 2, 3]
+    assert _strip_volatile(rare) == _strip_volatile(often)
+
+
+def test_a_stop_between_checkpoints_still_keeps_its_epoch(tmp_path, monkeypatch):
+    monkeypatch.setattr(training, "CHECKPOINT_OVERHEAD", 1e-12)
+    cfg = tiny(epochs=4)
+    with pytest.raises(_StopForTest):
+        ex.run(cfg, cache_dir=tmp_path, progress=False, on_epoch_end=_stop_after(3))
+    resumed = ex.run(cfg, cache_dir=tmp_path, progress=False)
+    assert resumed["provenance"]["resumes"][0]["at_epoch"] == 3
+    assert _strip_volatile(resumed) == _strip_volatile(ex.run(cfg, progress=False))
+
+
+def test_a_damaged_checkpoint_is_reported_and_the_run_starts_over(tmp_path):
+    cfg = tiny(epochs=2)
+    (tmp_path / f"{cfg.key()}.ckpt").write_bytes(b"not a checkpoint")
+    with pytest.warns(RuntimeWarning, match="cannot be read.*starts over"):
+        result = ex.run(cfg, cache_dir=tmp_path, progress=False)
+    assert "resumes" not in result["provenance"] or not result["provenance"]["resumes"]
+    assert _strip_volatile(result) == _strip_volatile(ex.run(cfg, progress=False))
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,9 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -17,6 +17,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_text",
+    "atomic_write_with",
     "config_from_dict",
     "config_to_dict",
     "sha256_file",
@@ -24,14 +25,19 @@ __all__ = [
 ]
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` so that readers see either the old file or the whole new one."""
+def atomic_write_with(path: str | os.PathLike, write: Callable[[BinaryIO], Any]) -> Path:
+    """Call ``write(file)`` on a temporary file beside ``path``, then move it into place.
+
+    Readers see either the old file or the whole new one (flushed and fsync'ed before the
+    rename); on any error the temporary file is removed and the old file stays. Streaming into
+    the file (e.g. ``torch.save``) avoids holding a second copy of a large payload in memory.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be shared
@@ -40,6 +46,11 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` so that readers see either the old file or the whole new one."""
+    return atomic_write_with(path, lambda fh: fh.write(data))
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
