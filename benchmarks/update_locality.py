@@ -9,12 +9,12 @@ training (settled auto-scale maxima, as in ``epoch_cost.py``) are applied
 
 ``own tiles``
     each slice to its own A_i, as training does (N calls on N tiles);
-``one tile, N calls``
-    every slice to A_0, one call per slice (the call count, on one tile);
+``k distinct tiles``
+    slice j to A_(j mod k), k = 1, 2, 4, ...: the same data and calls over fewer tiles;
 ``one tile, one call``
     all slices to A_0 in one call (what ``shared_A`` does).
 
-The tiles are restored after every repeat. Beside it, the device state one tile's update can
+Times are CPU time of the process, the tiles restored after every repeat. Beside it, the device state one tile's update can
 touch: its weights plus aihwkit's per-weight hidden parameters (``get_hidden_parameters``:
 bounds, ``dw_min`` up/down, slopes, ...), in MB, for one tile and for N. Measure on a quiet
 machine.
@@ -85,27 +85,43 @@ def capture(n_tiles: int, warmup: int, seed: int) -> tuple[list[list[Any]], dict
     return layers, store
 
 
-def time_modes(tiles: list[Any], batch: list[tuple], repeats: int) -> dict[str, float]:
-    """Milliseconds of applying one batch's slices in each of the three ways."""
+def time_modes(tiles: list[Any], batch: list[tuple], repeats: int) -> dict[str, Any]:
+    """CPU milliseconds of applying one batch's slices to 1, 2, 4, ... N distinct tiles.
+
+    Slice ``j`` goes to tile ``j % k``: the same data and the same N calls, spread over ``k``
+    tiles (``k = N``: what training does; ``k = 1``: one tile). ``one_call_ms``: every slice in
+    one call on one tile (what ``shared_A`` does). CPU time of this process
+    (``time.process_time``), the tiles restored after every repeat.
+    """
     xs = torch.cat([x for x, _ in batch])
     ds = torch.cat([d for _, d in batch])
-    modes = {
-        "own_tiles_ms": lambda: [t.update(x, d, False, False, False) for t, (x, d) in zip(tiles, batch, strict=True)],
-        "one_tile_n_calls_ms": lambda: [tiles[0].update(x, d, False, False, False) for x, d in batch],
-        "one_tile_one_call_ms": lambda: tiles[0].update(xs, ds, False, False, False),
-    }  # fmt: skip
-    result = {}
-    for name, apply in modes.items():
-        saved = [t.get_weights().clone() for t in tiles]
+    saved = [t.get_weights().clone() for t in tiles]
+
+    def cpu_ms(apply) -> float:
         seconds = 0.0
         for _ in range(repeats):
-            start = time.perf_counter()
+            start = time.process_time()
             apply()
-            seconds += time.perf_counter() - start
+            seconds += time.process_time() - start
             for t, w in zip(tiles, saved, strict=True):
                 t.set_weights(w)
-        result[name] = seconds / repeats * 1e3
-    return result
+        return seconds / repeats * 1e3
+
+    spreads = sorted({k for k in (1, 2, 4, 8, 16, len(tiles)) if k <= len(tiles)})
+    by_tiles = {
+        str(k): cpu_ms(
+            lambda k=k: [
+                tiles[j % k].update(x, d, False, False, False) for j, (x, d) in enumerate(batch)
+            ]
+        )
+        for k in spreads
+    }
+    return {
+        "cpu_ms_by_distinct_tiles": by_tiles,
+        "own_tiles_ms": by_tiles[str(len(tiles))],
+        "one_tile_n_calls_ms": by_tiles["1"],
+        "one_tile_one_call_ms": cpu_ms(lambda: tiles[0].update(xs, ds, False, False, False)),
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
