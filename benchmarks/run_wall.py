@@ -1,0 +1,85 @@
+"""Where a paper-profile run's wall time went, from its own result file (derived, no timing here).
+
+For every finished, never-resumed run of ``data/results/paper/{fig2,epochs_to_97}/``: the wall
+time from ``provenance.started_at`` to ``finished_at``, split into training
+(``wall_s.train_total``), tests (``wall_s.eval_total``), pulse programming (the layers'
+``init_report[...].wall_s``) and the rest (``other``: building the model, loading the data,
+writing checkpoints), with the runner's commit and the mean 1-minute load average over the
+run's epochs (2: it shared the machine with another run). The runs were not timed as a
+benchmark: they are the campaign's own runs, on whatever machine and beside whatever ran there.
+
+Usage::
+
+    python benchmarks/run_wall.py
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from analog_tt.core.files import atomic_write_json
+
+ROOT = Path("data/results/paper")
+OUT = Path("benchmarks/results/run_wall.json")
+EXPERIMENTS = ("fig2", "epochs_to_97")
+
+
+def _seconds(start: str, end: str) -> float:
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+
+
+def record(experiment: str, result: dict[str, Any]) -> dict[str, Any] | None:
+    """The wall-time split of one result, or None (unfinished, resumed or without times)."""
+    prov = result.get("provenance", {})
+    wall = result.get("wall_s") or {}
+    if result.get("status") != "finished" or prov.get("resumes"):
+        return None
+    if not (prov.get("started_at") and prov.get("finished_at") and wall.get("train_total")):
+        return None
+    total = _seconds(prov["started_at"], prov["finished_at"])
+    program = sum(
+        float(layer.get("wall_s") or 0.0) for layer in (result.get("init_report") or {}).values()
+    )
+    train, test = float(wall["train_total"]), float(wall.get("eval_total") or 0.0)
+    other = total - train - test - program
+    cfg = result["config"]
+    loads = [e["loadavg_1min"] for e in result["epochs"] if e.get("loadavg_1min") is not None]
+    return {
+        "experiment": experiment,
+        "variant": cfg["variant"],
+        "n_tiles": cfg["n_tiles"],
+        "bl": cfg["bl"],
+        "seed": cfg["seed"],
+        "git_commit": (prov.get("git_commit") or "")[:7],
+        "epochs_run": result["epochs_run"],
+        "wall_min": total / 60,
+        "train_min": train / 60,
+        "test_min": test / 60,
+        "program_min": program / 60,
+        "other_min": other / 60,
+        "test_share": test / total,
+        "other_share": other / total,
+        "test_s_per_test": test / max(1, sum(e.get("test") is not None for e in result["epochs"])),
+        "loadavg_mean": statistics.mean(loads) if loads else None,
+    }
+
+
+def main() -> None:
+    records = []
+    for experiment in EXPERIMENTS:
+        for path in sorted((ROOT / experiment).glob("*.json")):
+            rec = record(experiment, json.loads(path.read_text()))
+            if rec is not None:
+                records.append(rec)
+    records.sort(key=lambda r: (r["experiment"], r["variant"], r["n_tiles"], r["bl"], r["seed"]))
+    atomic_write_json(OUT, {"source": str(ROOT), "records": records})
+    for rec in records:
+        print({k: round(v, 2) if isinstance(v, float) else v for k, v in rec.items()})
+
+
+if __name__ == "__main__":
+    main()
