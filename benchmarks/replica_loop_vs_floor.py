@@ -11,6 +11,9 @@ Per record with counting on:
     backward of N replicas, measured in the same run).
 ``loop_over_floor``
     ``loop_s / loop_floor_s``; the issue's rule: batch the loop if this exceeds 1.3 at N >= 32.
+``loop_excess_share``
+    ``(loop_s - loop_floor_s) / epoch``: the most a batched loop at its floor could take off an
+    epoch.
 ``epoch_over_target``
     the whole epoch over the issue's target ``1.3 x (epoch(1) + floor(N) - floor(1))`` (> 1:
     target missed). replicated_A also runs N gradient-tile updates and N column reads per
@@ -59,6 +62,7 @@ def derive(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "loop_s": round(loop, 3),
                 "loop_floor_s": round(loop_floor, 3),
                 "loop_over_floor": round(loop / loop_floor, 3),
+                "loop_excess_share": round((loop - loop_floor) / r["seconds_per_epoch"], 3),
                 "epoch_s": round(r["seconds_per_epoch"], 3),
                 "epoch_target_s": round(target, 3),
                 "epoch_over_target": round(r["seconds_per_epoch"] / target, 3),
