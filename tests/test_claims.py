@@ -71,6 +71,9 @@ def test_the_ledger_covers_every_claim_and_says_what_is_missing():
     assert len(epochs) == len(EPOCHS_TO_97_CELLS)
     assert ledger["claim"].str.contains("speed-up").sum() == 2
     assert ledger["claim"].str.contains("pooled").sum() == 1
+    one_tile = ledger[ledger["claim"].str.startswith("spiral, one tile")]
+    assert [s.split(", ")[2] for s in one_tile["setting"]] == ["out_noise 0", "out_noise 0.1"]
+    assert (one_tile["n_paper"] == 10).all()
 
 
 def test_spiral_means_agree_with_the_paper_per_run_files():

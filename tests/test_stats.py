@@ -44,3 +44,29 @@ def test_verdict_rejects_bad_input():
         verdict(0.8, -0.1, 0.85)
     with pytest.raises(ValueError):
         verdict(float("nan"), 0.1, 0.85)
+
+
+def test_welch_summary_is_welch_on_the_runs_it_summarises():
+    from analog_tt.core.stats import welch, welch_summary
+
+    ours = [0.70, 0.72, 0.69, 0.74, 0.71]
+    theirs = [0.85, 0.80, 0.88, 0.79, 0.86, 0.84, 0.90, 0.83, 0.81, 0.87]
+    summary = welch_summary(ours, float(np.mean(theirs)), float(np.std(theirs, ddof=1)), 10)
+    runs = welch(ours, theirs)
+    assert summary.keys() == runs.keys()
+    for key, value in runs.items():
+        expected = value if isinstance(value, str) else pytest.approx(value, rel=1e-12)
+        assert summary[key] == expected, key
+    assert summary["verdict"] == "lower"
+
+
+@pytest.mark.parametrize(
+    ("ours", "mean", "sd", "n"),
+    [([0.7], 0.8, 0.05, 10), ([0.7, 0.8], 0.8, 0.05, 1), ([0.7, 0.8], 0.8, -0.1, 10),
+     ([0.7, float("nan")], 0.8, 0.05, 10), ([0.7, 0.8], float("inf"), 0.05, 10)],
+)  # fmt: skip
+def test_welch_summary_rejects_what_it_cannot_test(ours, mean, sd, n):
+    from analog_tt.core.stats import welch_summary
+
+    with pytest.raises(ValueError):
+        welch_summary(ours, mean, sd, n)

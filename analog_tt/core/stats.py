@@ -8,7 +8,7 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["mean_ci95", "verdict", "welch"]
+__all__ = ["mean_ci95", "verdict", "welch", "welch_summary"]
 
 Verdict = Literal["indistinguishable", "better", "worse"]
 
@@ -116,16 +116,47 @@ def welch(ours: Iterable[float], theirs: Iterable[float], *, alpha: float = 0.05
             raise ValueError(f"welch needs at least 2 values in {name}, got {arr.size}")
         if not np.all(np.isfinite(arr)):
             raise ValueError(f"welch got non-finite values in {name}: {arr.tolist()}")
+    return _welch_moments(a.mean(), a.var(ddof=1), a.size, b.mean(), b.var(ddof=1), b.size, alpha)
+
+
+def welch_summary(
+    ours: Iterable[float], mean: float, sd: float, n: int, *, alpha: float = 0.05
+) -> dict:
+    """:func:`welch` against a published mean, sample sd and run count instead of per-run values.
+
+    For a paper that reports ``mean ± sd`` over ``n`` runs but not the runs; the same test and
+    the same returned dict as :func:`welch` (Welch's t-test depends on the runs only through these
+    three numbers).
+
+    Raises
+    ------
+    ValueError
+        With fewer than 2 of our values or ``n < 2``, a negative or non-finite ``sd``, or
+        non-finite values.
+    """
+    a = np.asarray(list(ours), dtype=float).ravel()
+    if a.size < 2 or not np.all(np.isfinite(a)):
+        raise ValueError(f"welch_summary needs at least 2 finite values of ours, got {a.tolist()}")
+    if isinstance(n, bool) or int(n) != n or n < 2:
+        raise ValueError(f"n must be an int >= 2 (the paper's runs), got {n!r}")
+    if not (math.isfinite(mean) and math.isfinite(sd)) or sd < 0:
+        raise ValueError(f"mean and sd must be finite and sd >= 0, got mean={mean!r}, sd={sd!r}")
+    return _welch_moments(a.mean(), a.var(ddof=1), a.size, mean, sd**2, int(n), alpha)
+
+
+def _welch_moments(
+    mean_a: float, var_a: float, n_a: int, mean_b: float, var_b: float, n_b: int, alpha: float
+) -> dict:
     from scipy import stats
 
-    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
-    diff = float(a.mean() - b.mean())
+    va, vb = var_a / n_a, var_b / n_b
+    diff = float(mean_a - mean_b)
     se = math.sqrt(va + vb)
     if se == 0.0:
-        dof = float(a.size + b.size - 2)
+        dof = float(n_a + n_b - 2)
         p = 1.0 if diff == 0.0 else 0.0
     else:
-        dof = float((va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1)))
+        dof = float((va + vb) ** 2 / (va**2 / (n_a - 1) + vb**2 / (n_b - 1)))
         p = float(2 * stats.t.sf(abs(diff) / se, dof))
     half = float(stats.t.ppf(1 - alpha / 2, dof) * se)
     if p >= alpha:
@@ -138,7 +169,7 @@ def welch(ours: Iterable[float], theirs: Iterable[float], *, alpha: float = 0.05
         "ci_high": diff + half,
         "p_value": p,
         "dof": dof,
-        "n_ours": int(a.size),
-        "n_paper": int(b.size),
+        "n_ours": int(n_a),
+        "n_paper": int(n_b),
         "verdict": word,
     }

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import paper
-from ..core.stats import mean_ci95
+from ..core.stats import mean_ci95, welch_summary
 from ..runs.results import load_results
 from .fig2_epochs import fig2_epochs_to_97_brackets
 from .mnist import ett_table, fig2_pooled_offset, fig2_table, swa_gain_rows
@@ -287,6 +287,65 @@ def _spiral_rows(results_root: Path, profile: str) -> list[dict[str, Any]]:
     return rows
 
 
+def _spiral_one_tile_rows(results_root: Path, profile: str) -> list[dict[str, Any]]:
+    """AGAD on one tile (N = 1): noise 0 against the paper's mean and sd over its 10 runs
+    (``training_results_combined.csv``), noise 0.1 against its 10 runs (``agad_v1.csv``)."""
+    df = load_results(profile, "spiral_one_tile", results_root=results_root)
+    df = df[(df["metric"] == "tile_avg") & (df["algorithm"] == "agad")]
+    combined = paper.load("spiral")["multi_tile_combined"]
+    n_paper = int(combined["settings"]["runs"])
+    one = combined["n_tiles"].index(1)
+    rows = []
+    for noise in (0.0, 0.1):
+        ours = df[df["out_noise"] == noise]["train_acc"].dropna().tolist()
+        mean, ci, k = mean_ci95(ours) if ours else (math.nan, math.nan, 0)
+        if noise == 0.0:
+            p_mean = float(combined["train_acc"]["0.0"][one])
+            p_sd = float(combined["train_acc_std_n1"]["0.0"])
+            paper_text = f"{p_mean:.3f} (sd {p_sd:.3f}, {n_paper} runs)"
+            source = "training_results_combined.csv"
+            welch = (
+                {"welch_verdict": "n/a"}
+                if k < 2
+                else _summary_columns(welch_summary(ours, p_mean, p_sd, n_paper))
+            )
+        else:
+            theirs = paper.spiral_runs("shared_A")[1]
+            paper_text = _fmt(*mean_ci95(theirs), 3)
+            source = "agad_v1.csv"
+            welch = welch_columns(ours, theirs)
+            n_paper = len(theirs)
+        rows.append(
+            {
+                "claim": "spiral, one tile: AGAD at N = 1 (the multi-tile runs' baseline)",
+                "setting": f"AGAD, N = 1, out_noise {noise:g}, 1000 epochs, training set "
+                f"(paper: {source})",
+                "paper": paper_text,
+                "ours": _fmt(mean, ci, k, 3),
+                "n_ours": k,
+                "n_paper": n_paper,
+                **_comparison(welch, 3),
+                "verdict": "too few runs"
+                if welch["welch_verdict"] == "n/a"
+                else f"vs paper: {welch['welch_verdict']}",
+                "rests_on": f"data/results/{profile}/spiral_one_tile",
+                "missing": _missing(k),
+            }
+        )
+    return rows
+
+
+def _summary_columns(test: dict[str, Any]) -> dict[str, Any]:
+    """:func:`welch_summary`'s dict in :func:`welch_columns`' column names."""
+    return {
+        "difference": test["difference"],
+        "difference_ci_low": test["ci_low"],
+        "difference_ci_high": test["ci_high"],
+        "p_value": test["p_value"],
+        "welch_verdict": test["verdict"],
+    }
+
+
 def _swa_rows(results_root: Path, profile: str) -> list[dict[str, Any]]:
     rows = []
     for r in swa_gain_rows(profile, results_root, paper.load("mnist"), experiments=("fig2",)):
@@ -347,6 +406,7 @@ def claims_ledger(results_root: Path, profile: str = "paper"):
         + _bracket_rows(results_root, profile)
         + _speedup_rows(results_root, profile)
         + _spiral_rows(results_root, profile)
+        + _spiral_one_tile_rows(results_root, profile)
         + _swa_rows(results_root, profile)
         + _not_run_rows(results_root, profile)
     )
