@@ -267,24 +267,45 @@ def _spiral_rows(results_root: Path, profile: str) -> list[dict[str, Any]]:
             theirs = theirs_all.get(n, ())
             ours = df[(df["variant"] == variant) & (df["n_tiles"] == n)]["train_acc"].dropna()
             welch = welch_columns(ours.tolist(), theirs)
-            mean, ci, k = mean_ci95(ours) if len(ours) else (math.nan, math.nan, 0)
             rows.append(
-                {
-                    "claim": "spiral: replicated A degrades with N, shared A does not",
-                    "setting": f"{variant}, N = {n}, out_noise 0.1, 1000 epochs, training set",
-                    "paper": _fmt(*mean_ci95(theirs), 3) if len(theirs) > 1 else "–",
-                    "ours": _fmt(mean, ci, k, 3),
-                    "n_ours": k,
-                    "n_paper": len(theirs),
-                    **_comparison(welch, 3),
-                    "verdict": "too few runs"
-                    if welch["welch_verdict"] == "n/a"
-                    else f"vs paper: {welch['welch_verdict']}",
-                    "rests_on": f"data/results/{profile}/spiral_vs_n",
-                    "missing": _missing(k),
-                }
+                _spiral_row(
+                    "spiral: replicated A degrades with N, shared A does not",
+                    f"{variant}, N = {n}, out_noise 0.1, 1000 epochs, training set",
+                    _fmt(*mean_ci95(theirs), 3) if len(theirs) > 1 else "–",
+                    ours.tolist(),
+                    len(theirs),
+                    welch,
+                    f"data/results/{profile}/spiral_vs_n",
+                )
             )
     return rows
+
+
+def _spiral_row(
+    claim: str,
+    setting: str,
+    paper_text: str,
+    ours: list[float],
+    n_paper: int,
+    welch: dict[str, Any],
+    rests_on: str,
+) -> dict[str, Any]:
+    """One ledger row of a spiral claim: ours (training-set accuracy) beside the paper's."""
+    mean, ci, k = mean_ci95(ours) if len(ours) else (math.nan, math.nan, 0)
+    return {
+        "claim": claim,
+        "setting": setting,
+        "paper": paper_text,
+        "ours": _fmt(mean, ci, k, 3),
+        "n_ours": k,
+        "n_paper": n_paper,
+        **_comparison(welch, 3),
+        "verdict": "too few runs"
+        if welch["welch_verdict"] == "n/a"
+        else f"vs paper: {welch['welch_verdict']}",
+        "rests_on": rests_on,
+        "missing": _missing(k),
+    }
 
 
 def _spiral_one_tile_rows(results_root: Path, profile: str) -> list[dict[str, Any]]:
@@ -298,7 +319,6 @@ def _spiral_one_tile_rows(results_root: Path, profile: str) -> list[dict[str, An
     rows = []
     for noise in (0.0, 0.1):
         ours = df[df["out_noise"] == noise]["train_acc"].dropna().tolist()
-        mean, ci, k = mean_ci95(ours) if ours else (math.nan, math.nan, 0)
         if noise == 0.0:
             p_mean = float(combined["train_acc"]["0.0"][one])
             p_sd = float(combined["train_acc_std_n1"]["0.0"])
@@ -306,7 +326,7 @@ def _spiral_one_tile_rows(results_root: Path, profile: str) -> list[dict[str, An
             source = "training_results_combined.csv"
             welch = (
                 {"welch_verdict": "n/a"}
-                if k < 2
+                if len(ours) < 2
                 else _summary_columns(welch_summary(ours, p_mean, p_sd, n_paper))
             )
         else:
@@ -316,21 +336,15 @@ def _spiral_one_tile_rows(results_root: Path, profile: str) -> list[dict[str, An
             welch = welch_columns(ours, theirs)
             n_paper = len(theirs)
         rows.append(
-            {
-                "claim": "spiral, one tile: AGAD at N = 1 (the multi-tile runs' baseline)",
-                "setting": f"AGAD, N = 1, out_noise {noise:g}, 1000 epochs, training set "
-                f"(paper: {source})",
-                "paper": paper_text,
-                "ours": _fmt(mean, ci, k, 3),
-                "n_ours": k,
-                "n_paper": n_paper,
-                **_comparison(welch, 3),
-                "verdict": "too few runs"
-                if welch["welch_verdict"] == "n/a"
-                else f"vs paper: {welch['welch_verdict']}",
-                "rests_on": f"data/results/{profile}/spiral_one_tile",
-                "missing": _missing(k),
-            }
+            _spiral_row(
+                "spiral, one tile: AGAD at N = 1 (the multi-tile runs' baseline)",
+                f"AGAD, N = 1, out_noise {noise:g}, 1000 epochs, training set (paper: {source})",
+                paper_text,
+                ours,
+                n_paper,
+                welch,
+                f"data/results/{profile}/spiral_one_tile",
+            )
         )
     return rows
 
