@@ -39,6 +39,8 @@ Usage::
     python benchmarks/epoch_cost.py --study run_cost_s5 --label before --concurrent 1
     python benchmarks/epoch_cost.py --study read_engine_s6 --label aihwkit --read-engine aihwkit \
         --read-probes shared --no-training --program-n-tiles --concurrent 1
+    python benchmarks/epoch_cost.py --study replica_engine_s8 --label batched \
+        --replica-engine batched --no-read --program-n-tiles --n-tiles 1 32 64 --concurrent 1
 
 Pairing (two runs beside each other, as the campaign runs them): start two of these at once,
 each with ``--concurrent 2`` and a label naming its neighbour, e.g.
@@ -121,8 +123,11 @@ class PartTimer:
         self.seconds.clear()
 
 
-def _config(n_tiles: int, variant: str, init: str, seed: int) -> RunConfig:
+def _config(
+    n_tiles: int, variant: str, init: str, seed: int, replica_engine: str = "aihwkit"
+) -> RunConfig:
     return RunConfig(
+        replica_engine=replica_engine,
         dataset="mnist",
         algorithm="agad",
         n_tiles=n_tiles,
@@ -142,7 +147,7 @@ def _loadavg() -> float:
 
 def time_training(n_tiles: int, variant: str, args: argparse.Namespace) -> dict[str, Any]:
     """Per-batch times with counting off and on, and the part split of each."""
-    config = _config(n_tiles, variant, "xavier_uniform", args.seed)
+    config = _config(n_tiles, variant, "xavier_uniform", args.seed, args.replica_engine)
     torch.manual_seed(args.seed)
     model = build_model(config)
     optimizer = build_optimizer(model, config)
@@ -283,6 +288,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         "auto_scale_state": "first (settled batch maxima; see the module docstring)",
         "read_probes": args.read_probes,
         "read_engine": args.read_engine,
+        "replica_engine": args.replica_engine,
     }
     floors = {n: matmul_seconds_per_batch(n, args.floor_repeats) for n in args.n_tiles}
     reads = {n: time_test_read(n, args) for n in args.n_tiles} if not args.no_read else {}
@@ -330,6 +336,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--program-n-tiles", type=int, nargs="*", default=[1, 4])
     parser.add_argument("--read-probes", default="per_replica")
     parser.add_argument("--read-engine", default="auto", choices=["auto", "aihwkit"])
+    parser.add_argument(
+        "--replica-engine",
+        default="aihwkit",
+        choices=["aihwkit", "batched"],
+        help="training forward / backward of the replicas (RunConfig.replica_engine)",
+    )
     parser.add_argument("--no-read", action="store_true")
     parser.add_argument("--no-training", action="store_true", help="reads / programming only")
     parser.add_argument("--floor-repeats", type=int, default=100)

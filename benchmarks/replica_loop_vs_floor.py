@@ -33,19 +33,22 @@ from typing import Any
 
 SOURCE = Path("benchmarks/results/epoch_cost.json")
 OUT = Path("benchmarks/results/replica_loop_vs_floor.json")
+#: the studies with N = 1 peers: before / after the session-5 cuts, and the two replica engines
+#: (each label's loop against its own N = 1 loop plus the float floor's extra)
+STUDIES = ("run_cost_s5", "replica_engine_s8")
 
 
 def derive(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The loop and epoch against their floors, one row per counting-on record with an N = 1 peer."""
-    records = [r for r in records if r.get("study") == "run_cost_s5"]  # the before/after study
+    records = [r for r in records if r.get("study") in STUDIES]
     one = {
-        (r["label"], r["variant"], r["concurrent"]): r
+        (r["study"], r["label"], r["variant"], r["concurrent"]): r
         for r in records
         if r["n_tiles"] == 1 and r["count_ops"]
     }
     rows = []
     for r in records:
-        base = one.get((r["label"], r["variant"], r["concurrent"]))
+        base = one.get((r["study"], r["label"], r["variant"], r["concurrent"]))
         if not r["count_ops"] or base is None:
             continue
         parts, base_parts = r["parts_seconds_per_epoch"], base["parts_seconds_per_epoch"]
@@ -55,6 +58,7 @@ def derive(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         target = 1.3 * (base["seconds_per_epoch"] + extra)
         rows.append(
             {
+                "study": r["study"],
                 "label": r["label"],
                 "variant": r["variant"],
                 "n_tiles": r["n_tiles"],

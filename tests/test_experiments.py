@@ -250,8 +250,16 @@ def test_a_damaged_checkpoint_is_reported_and_the_run_starts_over(tmp_path):
             "lr": 0.05,
             "init": "init_std",
         },
+        {
+            "algorithm": "agad",
+            "n_tiles": 3,
+            "variant": "replicated_A",
+            "lr": 0.05,
+            "init": "init_std",
+            "replica_engine": "batched",
+        },
     ],
-    ids=["analog_sgd", "tt_v1", "agad_multi_tile"],
+    ids=["analog_sgd", "tt_v1", "agad_multi_tile", "agad_batched_replicas"],
 )
 def test_analog_run_resumed_from_checkpoint_is_bit_identical(tmp_path, overrides):
     """aihwkit tiles get generators seeded from (seed, epoch) at every epoch start, so a run

@@ -47,6 +47,12 @@ READ_PROBES = ("per_replica", "shared")
 #: of :mod:`analog_tt.tiles.io_forward` where it models the IO parameters, else aihwkit's),
 #: ``aihwkit`` (each replica's own aihwkit forward, the reference) or ``torch`` (batched, required)
 READ_ENGINES = ("auto", "aihwkit", "torch")
+#: how a multi-tile layer runs the training forward and backward of its N replicas: ``aihwkit``
+#: (each replica's own C++ forward / backward, the reference) or ``batched`` (one torch ``bmm``
+#: per pass over weights shared with the C++ tiles, :mod:`analog_tt.tiles.shared_weights`; the
+#: same IO model, its own random stream: the same training in distribution, tested against
+#: aihwkit). Updates and transfers are aihwkit's in both.
+REPLICA_ENGINES = ("aihwkit", "batched")
 
 #: What a test of a run reports: the tile average, SWA over epochs, performance-weighted SWA.
 METRICS = ("tile_avg", "swa", "swa_weighted")

@@ -30,6 +30,7 @@ from ..core.vocabulary import (
     MULTI_TILE_ALGORITHMS,
     READ_MODES,
     READ_PROBES,
+    REPLICA_ENGINES,
     RUN_ALGORITHMS,
     VARIANTS,
 )
@@ -194,6 +195,12 @@ class RunConfig:
         IO-managed forward re-done in torch; the same read in distribution, tested against
         aihwkit's tiles); runs before it used aihwkit's per-replica forward (their
         ``provenance.git_commit`` tells).
+    replica_engine : {"aihwkit", "batched"}
+        How the multi-tile layers run the training forward and backward of their replicas:
+        aihwkit's C++ call per replica (the reference; every run before this field) or one
+        batched torch pass over weights shared with the C++ tiles (faster at large N; the same
+        training in distribution, its own random stream; see
+        :class:`analog_tt.tiles.MultiTileRPUConfig`).
     """
 
     dataset: str = "mnist"
@@ -227,6 +234,7 @@ class RunConfig:
     transfer_every: tuple[int, ...] | None = None
     analog_eval_repeats: int = 0
     read_probes: str = "per_replica"
+    replica_engine: str = "aihwkit"
 
     def __post_init__(self) -> None:
         check_choice("dataset", self.dataset, DATASETS)
@@ -385,6 +393,12 @@ class RunConfig:
         check_choice("read_probes", self.read_probes, READ_PROBES)
         if self.n_tiles == 1:  # one replica: the same read, so one spelling (one key)
             object.__setattr__(self, "read_probes", "per_replica")
+        check_choice("replica_engine", self.replica_engine, REPLICA_ENGINES)
+        if self.replica_engine != "aihwkit" and not self.is_multi_tile:
+            raise ValueError(
+                f"replica_engine {self.replica_engine!r} needs a multi-tile algorithm "
+                f"{MULTI_TILE_ALGORITHMS}; aihwkit's own tiles run their own forward"
+            )
 
     # -- derived -----------------------------------------------------------------------------
     @property

@@ -146,7 +146,9 @@ def _multi_tile_rpu_config(config: RunConfig, layer_index: int):
         "count_ops": config.count_ops,
     }
     if config.dataset == "mnist":
-        return presets.paper_mnist_config(**common)
+        rpu = presets.paper_mnist_config(**common)
+        rpu.replica_engine = config.replica_engine
+        return rpu
     spiral = {"fast_lr": config.fast_lr, "transfer_out_noise": config.transfer_out_noise}
     if config.out_noise is not None:
         spiral["out_noise"] = config.out_noise
@@ -154,6 +156,7 @@ def _multi_tile_rpu_config(config: RunConfig, layer_index: int):
     rpu = presets.spiral_config(algorithm=algorithm, **common, **spiral)
     # units_in_mbatch=True: one column transfer every `transfer_every` mini-batches
     rpu.device.transfer_every = float(_transfer_every(config)[layer_index])
+    rpu.replica_engine = config.replica_engine
     return rpu
 
 

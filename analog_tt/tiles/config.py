@@ -1,6 +1,6 @@
 """RPU config for the multi-tile Tiki-Taka tile.
 
-:class:`MultiTileRPUConfig` is aihwkit's public ``UnitCellRPUConfig`` with four extra fields and
+:class:`MultiTileRPUConfig` is aihwkit's public ``UnitCellRPUConfig`` with extra fields and
 ``tile_class`` set to :class:`analog_tt.tiles.tile.MultiTileTransferTile`, so that::
 
     cfg = MultiTileRPUConfig(device=DynamicTransferCompound(...), n_tiles=8)
@@ -63,6 +63,13 @@ class MultiTileRPUConfig(UnitCellRPUConfig):
         the tile's transfer learning rate every step); the presets set this field to their
         ``lr``, and the tile warns once when the optimizer's differs. ``None``: no check (e.g. a
         learning-rate scheduler that changes it on purpose).
+    replica_engine : {"aihwkit", "batched"}
+        How the training forward and backward of the N replicas run: each replica's own aihwkit
+        C++ call (the reference) or one batched torch pass over the replicas' weights, shared
+        with their C++ tiles (:mod:`analog_tt.tiles.shared_weights`,
+        :func:`analog_tt.tiles.io_forward.io_managed_sliced`). The same IO model, its own random
+        stream (torch's global RNG): the same training in distribution, not in bits. Updates and
+        transfers are aihwkit's either way. ``"batched"`` needs IO parameters it models.
     zero_grad_tiles : bool
         Start the gradient tiles ``A`` at exactly 0 (as aihwkit's C++ transfer compounds and the
         paper's ``fast_weight = 0`` initialisation do). ``False`` keeps the +-0.1 uniform random
@@ -80,6 +87,7 @@ class MultiTileRPUConfig(UnitCellRPUConfig):
     tt_v1_transfer_gain: float = 10.0
     zero_grad_tiles: bool = True
     optimizer_lr: float | None = None
+    replica_engine: Literal["aihwkit", "batched"] = "aihwkit"
 
     def __post_init__(self) -> None:
         if not isinstance(self.tt_v1_transfer_gain, (int, float)) or self.tt_v1_transfer_gain <= 0:

@@ -38,7 +38,7 @@ from aihwkit.simulator.parameters.enums import (
 )
 from torch import Tensor
 
-__all__ = ["io_managed_forward", "supports"]
+__all__ = ["io_managed_forward", "io_managed_sliced", "supports"]
 
 #: IO fields that must be 0 for the batched forward (noise sources and non-idealities it omits);
 #: the op counting's output certificate needs the same (:mod:`analog_tt.tiles.counting`)
@@ -264,3 +264,84 @@ def io_managed_forward(
                 part = torch.einsum("n,mno->mo", p, out).double()
             total = part if total is None else total + part
     return torch.cat(chunks).contiguous() if combine is None else total
+
+
+@torch.no_grad()
+def io_managed_sliced(
+    weights: Tensor,
+    x: Tensor,
+    io_pars: Any,
+    generator: torch.Generator | None = None,
+    transposed: bool = False,
+) -> Tensor:
+    """aihwkit's IO-managed MVM of slice ``i`` of a batch through replica ``i``, batched.
+
+    What N aihwkit calls ``replicas[i].tile.forward(x[i])`` (or ``.backward``) compute, in one
+    ``torch.bmm`` per round: the multi-tile tile's training forward and backward
+    (``replica_engine="batched"``). The steps are :func:`io_managed_forward`'s; the backward
+    (``transposed``) has no bound management, as in aihwkit's ``ForwardBackwardPassIOManaged::
+    backwardVector``.
+
+    Parameters
+    ----------
+    weights
+        ``[N, out, in]`` float32 replica weights.
+    x
+        ``[N, M, in]`` inputs (``[N, M, out]`` errors with ``transposed``), slice ``i`` for
+        replica ``i``. All-zero rows (e.g. padding) give all-zero outputs, as in aihwkit.
+    io_pars
+        The replicas' forward (or backward) ``IOParameters``; ``supports(io_pars)`` must hold.
+    generator
+        ``torch.Generator`` for the output noise (else torch's global RNG).
+    transposed
+        Backward pass: ``W^T d`` instead of ``W x``.
+
+    Returns
+    -------
+    Tensor
+        ``[N, M, out]`` (``[N, M, in]`` with ``transposed``) float32.
+    """
+    if not supports(io_pars):
+        raise ValueError(
+            "io_managed_sliced does not model these IO parameters; use aihwkit's forward "
+            "(supports(io_pars) is False)"
+        )
+    k_dim = weights.shape[1] if transposed else weights.shape[-1]
+    if weights.ndim != 3 or x.ndim != 3 or x.shape[0] != weights.shape[0] or x.shape[2] != k_dim:
+        raise ValueError(
+            f"expected weights [N, out, in] and x [N, M, {'out' if transposed else 'in'}], got "
+            f"{tuple(weights.shape)} and {tuple(x.shape)}"
+        )
+    weights = weights.float()
+    matrices = weights if transposed else weights.transpose(1, 2)  # right factors [N, k, o]
+    x = x.float()
+    n, m = x.shape[0], x.shape[1]
+    if io_pars.is_perfect:
+        return torch.bmm(x, matrices)
+    plan = _Plan(io_pars)
+    if transposed:
+        plan.bm = False
+    flat = x.reshape(n * m, k_dim)
+    nm = flat.abs().amax(dim=1) if plan.nm else torch.ones(n * m)
+    zero_rows = nm <= 0
+    nm = torch.where(zero_rows, torch.ones_like(nm), nm)
+    base = torch.ones((), dtype=torch.float32) / nm if plan.nm else torch.ones(n * m)
+    prepared = _prepare(flat, base, plan).view(n, m, k_dim)
+    out, clipped = _finalize(torch.bmm(prepared, matrices), plan, generator)
+    if transposed:  # aihwkit's backward scales by out_scale * nm, its forward by out_scale / scale
+        out *= (torch.tensor(plan.out_scale, dtype=torch.float32) * nm).view(n, m, 1)
+    else:
+        out *= (plan.out_scale / base).view(n, m, 1)
+    reduction = 1.0
+    while plan.bm and bool(clipped.any()) and not plan.last_round(reduction):
+        reduction *= 2.0
+        replica_ids, rows = clipped.nonzero(as_tuple=True)
+        flat_ids = replica_ids * m + rows
+        scale = base[flat_ids] / reduction
+        raw = _pair_products(_prepare(flat[flat_ids], scale, plan), weights, replica_ids)
+        redo, still = _finalize(raw, plan, generator)
+        out[replica_ids, rows] = redo * (plan.out_scale / scale)[:, None]
+        clipped = torch.zeros_like(clipped)
+        clipped[replica_ids, rows] = still
+    out.view(n * m, -1)[zero_rows] = 0.0
+    return out

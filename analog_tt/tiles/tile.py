@@ -82,13 +82,16 @@ from torch import Tensor, nn
 
 from ..core.seeding import derived_seed
 from ..core.validation import check_choice, check_int
-from ..core.vocabulary import AUTO_SCALE_STARTS, VARIANTS
+from ..core.vocabulary import AUTO_SCALE_STARTS, REPLICA_ENGINES, VARIANTS
 from .counting import (
     bound_management_rounds_batched,
     certificate_supported,
     empty_record,
     first_round_certified,
 )
+from .io_forward import io_managed_sliced
+from .io_forward import supports as io_forward_supports
+from .shared_weights import SharedReplicaWeights
 
 __all__ = [
     "MultiTileTransferSimulatorTile",
@@ -165,10 +168,20 @@ def check_tile_config(rpu_config: Any) -> None:
     check_choice(
         "auto_scale_start", getattr(rpu_config, "auto_scale_start", "paper"), AUTO_SCALE_STARTS
     )
+    engine = getattr(rpu_config, "replica_engine", "aihwkit")
+    check_choice("replica_engine", engine, REPLICA_ENGINES)
     if not isinstance(rpu_config, UnitCellRPUConfig):
         raise ConfigError(
             f"rpu_config must be a UnitCellRPUConfig, got {type(rpu_config).__name__}"
         )
+    if engine == "batched":
+        for name in ("forward", "backward"):
+            if not io_forward_supports(getattr(rpu_config, name)):
+                raise ConfigError(
+                    f"replica_engine='batched' does not model these rpu_config.{name} IO "
+                    "parameters (analog_tt.tiles.io_forward.supports is False: e.g. input "
+                    "noise, weight noise, stochastic rounding); use replica_engine='aihwkit'"
+                )
     cfg = rpu_config.device
     algorithm = tile_algorithm(cfg)
     if len(cfg.unit_cell_devices) != 2:
@@ -334,6 +347,9 @@ class MultiTileTransferSimulatorTile(SimulatorTile, nn.Module):
             tile_class=AnalogTileWithoutPeriphery,
         )
         self.weight_forward_io = deepcopy(rpu_config.forward)
+        self.weight_backward_io = deepcopy(rpu_config.backward)
+        self.replica_engine: str = getattr(rpu_config, "replica_engine", "aihwkit")
+        self.shared_weights = SharedReplicaWeights()
         #: count bound-management rounds from the forward's own output where that is exact
         #: (:func:`analog_tt.tiles.counting.first_round_certified`); False: always re-compute
         self.count_from_output: bool = certificate_supported(self.weight_forward_io)
@@ -528,8 +544,18 @@ class MultiTileTransferSimulatorTile(SimulatorTile, nn.Module):
                 slices = rows.new_zeros(len(todo), longest, self.x_size)
                 for j, (start, stop) in enumerate(chosen):
                     slices[j, : stop - start] = rows[start:stop]
+            if self.replica_engine == "batched":
+                shared = self.shared_weights.tensor(replicas)
+
+                def weights_of(j: int) -> Tensor:
+                    return shared[todo[j]]
+            else:
+
+                def weights_of(j: int) -> Tensor:
+                    return replicas[todo[j]].tile.get_weights()
+
             exact = bound_management_rounds_batched(
-                lambda j: replicas[todo[j]].tile.get_weights(),
+                weights_of,
                 slices.to(self.chopper.dtype),
                 io,
             )
@@ -565,7 +591,9 @@ class MultiTileTransferSimulatorTile(SimulatorTile, nn.Module):
             raise ConfigError("analog bias and transposed inputs are not supported")
         rows = x_input.reshape(-1, self.x_size)
         busy, longest = self._row_slices(x_input, rows.shape[0])
-        if self.n_tiles == 1 or not busy:  # not busy: an empty batch, as aihwkit returns it
+        if self.replica_engine == "batched" and busy:
+            out = self._sliced_mvm(rows, busy, longest, transposed=False)
+        elif self.n_tiles == 1 or not busy:  # not busy: an empty batch, as aihwkit returns it
             out = self.replicas[0].tile.forward(rows, False, False, False, is_test, non_blocking)
         else:
             # zip stops after the busy replicas: idle ones (N > B) are not visited
@@ -604,7 +632,9 @@ class MultiTileTransferSimulatorTile(SimulatorTile, nn.Module):
             raise ConfigError("analog bias and transposed inputs are not supported")
         rows = d_input.reshape(-1, self.d_size)
         busy, longest = self._row_slices(d_input, rows.shape[0])
-        if self.n_tiles == 1 or not busy:
+        if self.replica_engine == "batched" and busy:
+            out = self._sliced_mvm(rows, busy, longest, transposed=True)
+        elif self.n_tiles == 1 or not busy:
             out = self.replicas[0].tile.backward(rows, False, False, False, non_blocking)
         else:
             parts = [
@@ -615,6 +645,31 @@ class MultiTileTransferSimulatorTile(SimulatorTile, nn.Module):
         if self.count_ops:
             self._count("backward", rows.shape[0], longest)
         return out.reshape(*d_input.shape[:-1], self.x_size)
+
+    def _sliced_mvm(
+        self, rows: Tensor, busy: tuple[tuple[int, int], ...], longest: int, transposed: bool
+    ) -> Tensor:
+        """Slice ``i`` of ``rows`` through replica ``i`` in one batched pass (``"batched"``).
+
+        The replicas' live weights (shared with their C++ tiles, no copy) go through
+        :func:`~analog_tt.tiles.io_forward.io_managed_sliced`; uneven slices are padded with
+        zero rows, whose outputs are zero and dropped.
+        """
+        weights = self.shared_weights.tensor(self.replicas)
+        n_busy = len(busy)
+        if n_busy < self.n_tiles:
+            weights = weights[:n_busy]
+        io = self.weight_backward_io if transposed else self.weight_forward_io
+        n_rows, width = rows.shape
+        if n_busy * longest == n_rows:  # every slice full: a view
+            out = io_managed_sliced(weights, rows.reshape(n_busy, longest, width), io, None,
+                                    transposed)  # fmt: skip
+            return out.reshape(n_rows, -1)
+        padded = rows.new_zeros(n_busy, longest, width)
+        for j, (start, stop) in enumerate(busy):
+            padded[j, : stop - start] = rows[start:stop]
+        out = io_managed_sliced(weights, padded, io, None, transposed)
+        return torch.cat([out[j, : stop - start] for j, (start, stop) in enumerate(busy)])
 
     # ------------------------------------------------------------------ update
     def update(
