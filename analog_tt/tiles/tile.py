@@ -53,6 +53,11 @@ caller's input tensor in place). With ``N = 1``, ``shared_A``, ``auto_scale_star
 the same gradient-tile start, the arithmetic is identical to aihwkit's (tested bit for bit with
 noise switched off).
 
+Replica passes (config field ``replica_engine``): ``"aihwkit"`` runs slice ``i`` through
+replica ``i``'s own C++ forward / backward; ``"batched"`` runs all slices in one torch ``bmm``
+over the replicas' weights, shared with their C++ tiles (:mod:`analog_tt.tiles.shared_weights`;
+the same IO model, its own random stream). Updates and transfers are aihwkit's either way.
+
 The layer-level module is :class:`MultiTileTransferTile` (an aihwkit ``TorchTransferTile``
 subclass: ``TileModule`` + ``TileWithPeriphery`` + ``SimulatorTileWrapper``). It provides the
 digital bias and the learned output scale ``alpha`` through aihwkit's periphery. Its simulator
@@ -299,6 +304,9 @@ class MultiTileTransferSimulatorTile(SimulatorTile, nn.Module):
     grad_tiles : nn.ModuleList
         Gradient tiles ``A`` (1 for ``shared_A``, ``N`` for ``replicated_A``; device
         ``unit_cell_devices[0]``, IO ``device.transfer_forward``, update ``rpu_config.update``).
+    shared_weights : SharedReplicaWeights
+        The replicas' weights as one ``[N, out, in]`` tensor shared with their C++ tiles (made
+        on first use by the ``"batched"`` replica engine).
     hidden_weight : Tensor
         Buffer ``H`` ``[in, out]`` (TTv2/AGAD only).
     past_mean_weight, reference_weight : Tensor
