@@ -15,7 +15,7 @@ from replica_helpers import train_batches
 
 import analog_tt.runs as ex
 import analog_tt.runs.training as training
-from analog_tt.core.vocabulary import EXPERIMENTS
+from analog_tt.core.vocabulary import EPOCHS_TO_TARGET, EXPERIMENTS, PAPER_TARGET_ACCURACY
 from analog_tt.runs import RunConfig
 from analog_tt.runs.cli import sweep_main
 from analog_tt.runs.models import build_model, build_optimizer, load_dataset
@@ -360,8 +360,28 @@ def test_unknown_experiment_is_rejected():
 @pytest.mark.parametrize("name", ["smoke", "quick", "paper"])
 def test_profiles_expand_into_valid_configs(name):
     sweep = ex.load_profile(name)
-    assert set(sweep.experiments) == set(EXPERIMENTS)
-    assert all(sweep.experiments[e] for e in EXPERIMENTS)
+    # every experiment, §4.3's under the name of the profile's target
+    expected = set(EXPERIMENTS) - set(EPOCHS_TO_TARGET.values()) | {EPOCHS_TO_TARGET[name]}
+    assert set(sweep.experiments) == expected
+    assert all(sweep.experiments[e] for e in expected)
+
+
+def test_only_runs_to_97_percent_are_called_epochs_to_97(tmp_path):
+    """The shortened profiles' epochs to 80 % are never stored or tabled as epochs to 97 %."""
+    targets = {
+        c.stop_at_accuracy
+        for name in ("smoke", "quick")
+        for c in ex.load_profile(name).experiments["epochs_to_target"]
+    }
+    assert PAPER_TARGET_ACCURACY not in targets
+    assert {c.stop_at_accuracy for c in ex.load_profile("paper").experiments["epochs_to_97"]} == {
+        PAPER_TARGET_ACCURACY
+    }
+    (tmp_path / "mislabelled.yaml").write_text(
+        "experiments:\n  epochs_to_97:\n    base: {epochs: null, stop_at_accuracy: 0.8, max_epochs: 3}\n"
+    )
+    with pytest.raises(ValueError, match="stops at .0.8.*name the experiment epochs_to_target"):
+        ex.load_profile("mislabelled", profile_dir=tmp_path)
 
 
 def test_paper_profile_has_the_paper_grid():

@@ -65,6 +65,7 @@ ACTIVATIONS = ("sigmoid", "relu")
 EXPERIMENTS = (
     "fig2",
     "epochs_to_97",
+    "epochs_to_target",
     "lr_sweep",
     "init_study",
     "swa",
@@ -73,6 +74,14 @@ EXPERIMENTS = (
     "spiral_vs_n",
     "spiral_batch_vs_tiles",
 )
+
+#: §4.3's experiment (train until the tile average reaches a target test accuracy) is named by
+#: its target: ``epochs_to_97`` only where the target is the paper's 97 % (the paper profile), and
+#: ``epochs_to_target`` in the shortened profiles, whose lower target on an MNIST subset answers
+#: another question; ``load_profile`` refuses an ``epochs_to_97`` that stops anywhere else.
+EPOCHS_TO_TARGET = {"smoke": "epochs_to_target", "quick": "epochs_to_target", "paper": "epochs_to_97"}
+#: The paper's target test accuracy, the only one an ``epochs_to_97`` experiment may stop at.
+PAPER_TARGET_ACCURACY = 0.97
 
 #: Profiles, cheapest first: ``smoke`` (tests, seconds), ``quick`` (``make reproduce``, about an
 #: hour on 2 cores), ``paper`` (the paper's settings, days of CPU).

@@ -24,7 +24,7 @@ from typing import Any
 
 from ..core.paths import PROFILE_DIR
 from ..core.validation import check_choice
-from ..core.vocabulary import EXPERIMENTS, PROFILES
+from ..core.vocabulary import EXPERIMENTS, PAPER_TARGET_ACCURACY, PROFILES
 from .config import RunConfig
 
 __all__ = ["Sweep", "available_profiles", "load_profile", "notebook_parameters", "read_profile"]
@@ -142,7 +142,8 @@ def load_profile(name: str, profile_dir: str | os.PathLike | None = None) -> Swe
     ------
     ValueError
         Unknown profile (listing the available ones), unknown experiment name or key, bad config
-        field (naming the profile, experiment and field).
+        field (naming the profile, experiment and field), an ``epochs_to_97`` experiment that
+        stops at another accuracy than the paper's 97 % (name it ``epochs_to_target``).
     """
     doc = read_profile(name, profile_dir)
     spec = doc.get("experiments")
@@ -180,6 +181,14 @@ def load_profile(name: str, profile_dir: str | os.PathLike | None = None) -> Swe
                 if cfg.key() not in seen:
                     seen.add(cfg.key())
                     configs.append(cfg)
+        if exp == "epochs_to_97":
+            other = sorted({c.stop_at_accuracy for c in configs} - {PAPER_TARGET_ACCURACY}, key=str)
+            if other:
+                raise ValueError(
+                    f"analog_tt/profiles/{name}.yaml: experiment epochs_to_97 stops at "
+                    f"{other}, not at the paper's {PAPER_TARGET_ACCURACY}; runs to another target "
+                    "must not be read as epochs to 97 %: name the experiment epochs_to_target"
+                )
         sweep.experiments[exp] = configs
         sweep.descriptions[exp] = str(body.get("description", ""))
     return sweep
