@@ -79,7 +79,11 @@ EXPERIMENTS = (
 #: its target: ``epochs_to_97`` only where the target is the paper's 97 % (the paper profile), and
 #: ``epochs_to_target`` in the shortened profiles, whose lower target on an MNIST subset answers
 #: another question; ``load_profile`` refuses an ``epochs_to_97`` that stops anywhere else.
-EPOCHS_TO_TARGET = {"smoke": "epochs_to_target", "quick": "epochs_to_target", "paper": "epochs_to_97"}
+EPOCHS_TO_TARGET = {
+    "smoke": "epochs_to_target",
+    "quick": "epochs_to_target",
+    "paper": "epochs_to_97",
+}
 #: The paper's target test accuracy, the only one an ``epochs_to_97`` experiment may stop at.
 PAPER_TARGET_ACCURACY = 0.97
 

@@ -7,7 +7,14 @@ from pathlib import Path
 from ..core.paths import REPO_ROOT
 
 TABLES = REPO_ROOT / "figures" / "tables"
-KEY_TABLES = ("claims", "fig2_accuracy", "epochs_to_97", "epochs_to_target", "hw_speedup", "swa_gain")
+KEY_TABLES = (
+    "claims",
+    "fig2_accuracy",
+    "epochs_to_97",
+    "epochs_to_target",
+    "hw_speedup",
+    "swa_gain",
+)
 
 
 def print_summary(tables: Path = TABLES) -> None:
