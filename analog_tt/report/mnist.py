@@ -365,8 +365,9 @@ def swa_gain_rows(
 def plot_learning_curves(profile: str, results_root: Path, experiment: str = "epochs_to_97"):
     """Per-epoch test accuracy of our epochs-to-97 % runs over the paper's, one panel per cell.
 
-    Thin lines: single runs (ours coloured, the paper's grey, from ``mnist_bl_v{1,2}.csv``);
-    thick: the mean over the runs still running at that epoch. Cells: those we have run at the
+    The paper's runs (``mnist_bl_v{1,2}.csv``) as thin grey lines; ours as a band, the lowest to
+    the highest of our seeds at each epoch; thick lines: each side's mean over the runs still
+    running at that epoch (a run stops once it reaches 97 %). Cells: those we have run at the
     paper's target (0.97) and lr (0.1).
 
     Returns
@@ -387,12 +388,16 @@ def plot_learning_curves(profile: str, results_root: Path, experiment: str = "ep
     rows = math.ceil(len(cells) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
 
-    def mean_curve(curves):
-        longest = max(len(c) for c in curves)
-        padded = np.full((len(curves), longest), np.nan)
+    def padded(curves):
+        """``[runs, longest]`` accuracies, NaN after a run has stopped."""
+        out = np.full((len(curves), max(len(c) for c in curves)), np.nan)
         for i, c in enumerate(curves):
-            padded[i, : len(c)] = c
-        return np.arange(1, longest + 1), np.nanmean(padded, axis=0)
+            out[i, : len(c)] = c
+        return out
+
+    def mean_curve(curves):
+        table = padded(curves)
+        return np.arange(1, table.shape[1] + 1), np.nanmean(table, axis=0)
 
     for ax, (variant, n, bl) in zip(axes.flat, cells, strict=False):
         theirs = paper.epochs_to_97_curves(variant).get((n, bl), ())
@@ -400,8 +405,16 @@ def plot_learning_curves(profile: str, results_root: Path, experiment: str = "ep
             ax.plot(range(1, len(curve) + 1), curve, color="0.6", lw=0.7)
         sub = df[(df["variant"] == variant) & (df["n_tiles"] == n) & (df["bl"] == bl)]
         ours = [g.sort_values("epoch")["acc"].to_numpy() for _, g in sub.groupby("seed")]
-        for curve in ours:
-            ax.plot(range(1, len(curve) + 1), curve, color="C0", lw=0.7, alpha=0.7)
+        table = padded(ours)
+        ax.fill_between(
+            np.arange(1, table.shape[1] + 1),
+            np.nanmin(table, axis=0),
+            np.nanmax(table, axis=0),
+            color="C0",
+            alpha=0.25,
+            lw=0,
+            label="ours, lowest to highest seed",
+        )
         if theirs:
             ax.plot(*mean_curve(theirs), color="0.3", lw=2, label=f"paper ({len(theirs)} runs)")
         seeds = f"{len(ours)} seed" + ("s" if len(ours) != 1 else "")
