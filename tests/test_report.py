@@ -160,3 +160,33 @@ def test_pairing_slowdown_is_derived_from_the_epoch_cost_records(repo_root):
     large = [r["slowdown"] for r in committed if r["n_tiles"] == 32]
     small = [r["slowdown"] for r in committed if r["n_tiles"] == 1]
     assert large and small and max(large) < min(small), committed
+
+
+def test_ledger_trend_rows_fit_epochs_on_log2_n_and_compare_with_the_paper(tmp_path):
+    """replicated A borrows shared A's N = 1 runs (one algorithm at N = 1), as the paper's table."""
+    from analog_tt.core.stats import slope
+    from analog_tt.report.claims import _trend_rows
+
+    base = dict(epochs=None, stop_at_accuracy=0.97, max_epochs=700, bl=31)
+    made_up = {("shared_A", 1): [33, 31, 35], ("replicated_A", 8): [50, 54, None]}
+    made_up[("replicated_A", 32)] = [70, 66, 74]
+    for (variant, n), epochs in made_up.items():
+        for seed, reached in enumerate(epochs):
+            cfg = RunConfig(**base, variant=variant, n_tiles=n, seed=seed)
+            _write(
+                tmp_path, "paper", "epochs_to_97", _fake_result(cfg, {"tile_avg": 0.97}, reached)
+            )
+    rows = {r["setting"].split(":")[0]: r for r in _trend_rows(tmp_path, "paper")}
+    assert set(rows) == {"replicated_A, BL 31"}  # shared A has runs at one N only: no slope
+    row = rows["replicated_A, BL 31"]
+    x = [0, 0, 0, 3, 3, 5, 5, 5]  # log2 N of the reached runs
+    ours = slope(x, [33, 31, 35, 50, 54, 70, 66, 74])
+    theirs_runs = paper.epochs_to_97_runs("replicated_A")
+    theirs = [(n, e) for n in (1, 8, 32) for e in theirs_runs[(n, 31)]]
+    paper_fit = slope([math.log2(n) for n, _ in theirs], [e for _, e in theirs])
+    assert row["n_ours"] == 8 and row["n_paper"] == 15
+    assert row["ours"].startswith(f"{ours['slope']:+.1f} [")
+    assert row["paper"].startswith(f"{paper_fit['slope']:+.1f} [")
+    assert row["difference"] == pytest.approx(ours["slope"] - paper_fit["slope"])
+    assert "ours: grows" in row["verdict"] and "1 run(s) did not reach 97 %" in row["verdict"]
+    assert row["missing"] == "N = 4, 16"

@@ -70,3 +70,62 @@ def test_welch_summary_rejects_what_it_cannot_test(ours, mean, sd, n):
 
     with pytest.raises(ValueError):
         welch_summary(ours, mean, sd, n)
+
+
+def test_slope_matches_scipy_linregress():
+    from scipy import stats as sps
+
+    from analog_tt.core.stats import slope
+
+    rng = np.random.default_rng(3)
+    x = np.repeat([0.0, 3.0, 5.0], 4)
+    y = 33 + 4.5 * x + rng.normal(0, 3, x.size)
+    got = slope(x, y)
+    ref = sps.linregress(x, y)
+    assert got["slope"] == pytest.approx(ref.slope, rel=1e-12)
+    assert got["se"] == pytest.approx(ref.stderr, rel=1e-12)
+    half = sps.t.ppf(0.975, x.size - 2) * ref.stderr
+    assert (got["ci_low"], got["ci_high"]) == pytest.approx((ref.slope - half, ref.slope + half))
+    assert got["trend"] == "grows" and got["n"] == 12 and got["dof"] == 10
+
+
+def test_slope_ci_covers_the_true_slope_95_percent_of_the_time():
+    """Coverage over 4000 simulated campaigns of 3 seeds at N = 1, 8, 32 (x = log2 N)."""
+    from analog_tt.core.stats import slope
+
+    rng = np.random.default_rng(0)
+    x = np.repeat(np.log2([1, 8, 32]), 3)
+    covered = [
+        (f := slope(x, 40 + 2.0 * x + rng.normal(0, 5, x.size)))["ci_low"] <= 2.0 <= f["ci_high"]
+        for _ in range(4000)
+    ]
+    assert 0.94 <= np.mean(covered) <= 0.96  # binomial sd of the rate: 0.0034
+
+
+def test_slope_flat_data_shows_no_trend_and_rejects_what_it_cannot_fit():
+    from analog_tt.core.stats import slope
+
+    assert slope([0, 0, 3, 3], [30, 32, 31, 31])["trend"] == "no trend detected"
+    assert slope([0, 0, 3, 3], [40, 41, 30, 31])["trend"] == "falls"
+    with pytest.raises(ValueError, match="2 or more distinct x"):
+        slope([1, 1, 1], [1, 2, 3])
+    with pytest.raises(ValueError, match="at least 3 runs"):
+        slope([0, 1], [1, 2])
+    with pytest.raises(ValueError, match="one y per x"):
+        slope([0, 1, 2], [1, 2])
+    with pytest.raises(ValueError, match="non-finite"):
+        slope([0, 1, 2], [1, float("nan"), 2])
+
+
+def test_slope_difference_tells_apart_slopes_that_differ_and_not_ones_that_agree():
+    from analog_tt.core.stats import slope, slope_difference
+
+    rng = np.random.default_rng(1)
+    x = np.repeat(np.log2([1, 4, 8, 16, 32]), 5)
+    paper = slope(x, 33 + 7 * x + rng.normal(0, 3, x.size))
+    same = slope(x, 33 + 7 * x + rng.normal(0, 3, x.size))
+    flat = slope(x, 36 + 0 * x + rng.normal(0, 3, x.size))
+    assert slope_difference(same, paper)["verdict"] == "indistinguishable"
+    d = slope_difference(flat, paper)
+    assert d["verdict"] == "smaller" and d["ci_low"] <= -7 <= d["ci_high"] < 0  # true: -7
+    assert d["difference"] == pytest.approx(flat["slope"] - paper["slope"])

@@ -8,7 +8,7 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["mean_ci95", "verdict", "welch", "welch_summary"]
+__all__ = ["mean_ci95", "slope", "slope_difference", "verdict", "welch", "welch_summary"]
 
 Verdict = Literal["indistinguishable", "better", "worse"]
 
@@ -171,5 +171,98 @@ def _welch_moments(
         "dof": dof,
         "n_ours": int(n_a),
         "n_paper": int(n_b),
+        "verdict": word,
+    }
+
+
+def slope(x: Iterable[float], y: Iterable[float], *, alpha: float = 0.05) -> dict:
+    """Least-squares slope of ``y`` on ``x`` with its Student-t CI (one value per run).
+
+    Parameters
+    ----------
+    x, y : iterable of float, same length n >= 3, with at least two distinct ``x``
+        One pair per run, e.g. ``x = log2(N)`` and ``y`` the run's epochs to 97 %.
+    alpha : float
+        The CI is ``1 - alpha``.
+
+    Returns
+    -------
+    dict
+        ``slope`` (units of y per unit of x), ``se`` (its standard error), ``ci_low`` /
+        ``ci_high``, ``dof`` (``n - 2``), ``n`` and ``trend``: ``"grows"`` / ``"falls"`` when the
+        CI excludes 0, else ``"no trend detected"`` (which is not evidence of flatness: read
+        the CI's width).
+
+    Raises
+    ------
+    ValueError
+        Mismatched lengths, fewer than 3 runs, fewer than 2 distinct ``x``, or non-finite values.
+    """
+    from scipy import stats
+
+    xs = np.asarray(list(x), dtype=float).ravel()
+    ys = np.asarray(list(y), dtype=float).ravel()
+    if xs.size != ys.size:
+        raise ValueError(f"slope needs one y per x, got {xs.size} x and {ys.size} y")
+    if xs.size < 3 or np.unique(xs).size < 2:
+        raise ValueError(
+            f"slope needs at least 3 runs at 2 or more distinct x, got x={xs.tolist()}"
+        )
+    if not (np.all(np.isfinite(xs)) and np.all(np.isfinite(ys))):
+        raise ValueError(f"slope got non-finite values: x={xs.tolist()}, y={ys.tolist()}")
+    dx = xs - xs.mean()
+    b = float((dx * (ys - ys.mean())).sum() / (dx**2).sum())
+    residual = ys - ys.mean() - b * dx
+    dof = xs.size - 2
+    se = float(math.sqrt((residual**2).sum() / dof / (dx**2).sum()))
+    half = float(stats.t.ppf(1 - alpha / 2, dof) * se)
+    trend = "no trend detected"
+    if b - half > 0:
+        trend = "grows"
+    elif b + half < 0:
+        trend = "falls"
+    return {
+        "slope": b,
+        "se": se,
+        "ci_low": b - half,
+        "ci_high": b + half,
+        "dof": float(dof),
+        "n": int(xs.size),
+        "trend": trend,
+    }
+
+
+def slope_difference(ours: dict, theirs: dict, *, alpha: float = 0.05) -> dict:
+    """Welch-style comparison of two independent :func:`slope` fits (ours minus the paper's).
+
+    The difference's standard error is ``sqrt(se_ours**2 + se_theirs**2)`` with
+    Welch-Satterthwaite degrees of freedom from the two fits' ``n - 2``.
+
+    Returns
+    -------
+    dict
+        ``difference``, ``ci_low`` / ``ci_high``, ``p_value``, ``dof`` and ``verdict``
+        (``"indistinguishable"`` when ``p >= alpha``, else ``"larger"`` or ``"smaller"``: our
+        slope relative to the paper's).
+    """
+    from scipy import stats
+
+    diff = float(ours["slope"] - theirs["slope"])
+    va, vb = ours["se"] ** 2, theirs["se"] ** 2
+    se = math.sqrt(va + vb)
+    if se == 0.0:
+        dof = ours["dof"] + theirs["dof"]
+        p = 1.0 if diff == 0.0 else 0.0
+    else:
+        dof = (va + vb) ** 2 / (va**2 / ours["dof"] + vb**2 / theirs["dof"])
+        p = float(2 * stats.t.sf(abs(diff) / se, dof))
+    half = float(stats.t.ppf(1 - alpha / 2, dof) * se)
+    word = "indistinguishable" if p >= alpha else ("larger" if diff > 0 else "smaller")
+    return {
+        "difference": diff,
+        "ci_low": diff - half,
+        "ci_high": diff + half,
+        "p_value": p,
+        "dof": float(dof),
         "verdict": word,
     }

@@ -19,6 +19,7 @@ from .verdicts import paper_verdict, welch_columns
 
 __all__ = [
     "SWA_GAIN_COLUMNS",
+    "ett_runs",
     "ett_table",
     "fig2_pooled_offset",
     "fig2_table",
@@ -267,6 +268,21 @@ def _ett_verdict(r) -> str:
     ):
         return "n/a"
     return verdict(r.mean, r.ci95, r.paper_mean, higher_is_better=False)
+
+
+def ett_runs(profile: str, experiment: str, results_root: Path):
+    """One row per run: ``variant, n_tiles, bl, lr, target, seed, epochs_to_target``.
+
+    ``epochs_to_target`` is NaN for a run that stopped at its cap without reaching the target.
+    """
+    import pandas as pd
+
+    df = load_results(profile, experiment, results_root=results_root)
+    df = first_mode(df[df["metric"] == "tile_avg"]).copy()
+    df["epochs_to_target"] = pd.to_numeric(df["epochs_to_target"])
+    df = df.rename(columns={"stop_at_accuracy": "target"})
+    columns = ["variant", "n_tiles", "bl", "lr", "target", "seed", "epochs_to_target"]
+    return df[columns].sort_values(columns[:6]).reset_index(drop=True)
 
 
 def ett_table(profile: str, experiment: str, results_root: Path, ref: dict[str, Any]):
