@@ -190,3 +190,7 @@ def test_ledger_trend_rows_fit_epochs_on_log2_n_and_compare_with_the_paper(tmp_p
     assert row["difference"] == pytest.approx(ours["slope"] - paper_fit["slope"])
     assert "ours: grows" in row["verdict"] and "1 run(s) did not reach 97 %" in row["verdict"]
     assert row["missing"] == "N = 4, 16"
+    fig = mnist.plot_epochs_vs_n("paper", tmp_path)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == ["replicated_A, BL 31 (1 run(s) not at 97 %)"]
+    assert mnist.plot_epochs_vs_n("paper", tmp_path / "empty") is None
