@@ -12,7 +12,7 @@ import pytest
 from analog_tt import paper
 from analog_tt.core.files import atomic_write_json
 from analog_tt.hardware import model_costs, pareto_front, speedups
-from analog_tt.report import mnist
+from analog_tt.report import epochs_figures, mnist
 from analog_tt.report.tables import final_metrics_table
 from analog_tt.runs import RunConfig, load_results
 
@@ -165,7 +165,7 @@ def test_pairing_slowdown_is_derived_from_the_epoch_cost_records(repo_root):
 def test_ledger_trend_rows_fit_epochs_on_log2_n_and_compare_with_the_paper(tmp_path):
     """replicated A borrows shared A's N = 1 runs (one algorithm at N = 1), as the paper's table."""
     from analog_tt.core.stats import slope
-    from analog_tt.report.claims import _trend_rows
+    from analog_tt.report.claims import claims_ledger
 
     base = dict(epochs=None, stop_at_accuracy=0.97, max_epochs=700, bl=31)
     made_up = {("shared_A", 1): [33, 31, 35], ("replicated_A", 8): [50, 54, None]}
@@ -176,7 +176,9 @@ def test_ledger_trend_rows_fit_epochs_on_log2_n_and_compare_with_the_paper(tmp_p
             _write(
                 tmp_path, "paper", "epochs_to_97", _fake_result(cfg, {"tile_avg": 0.97}, reached)
             )
-    rows = {r["setting"].split(":")[0]: r for r in _trend_rows(tmp_path, "paper")}
+    ledger = claims_ledger(tmp_path, "paper")
+    trends = ledger[ledger["setting"].str.contains("slope over N")]
+    rows = {r["setting"].split(":")[0]: r for r in trends.to_dict("records")}
     assert set(rows) == {"replicated_A, BL 31"}  # shared A has runs at one N only: no slope
     row = rows["replicated_A, BL 31"]
     x = [0, 0, 0, 3, 3, 5, 5, 5]  # log2 N of the reached runs
@@ -190,7 +192,7 @@ def test_ledger_trend_rows_fit_epochs_on_log2_n_and_compare_with_the_paper(tmp_p
     assert row["difference"] == pytest.approx(ours["slope"] - paper_fit["slope"])
     assert "ours: grows" in row["verdict"] and "1 run(s) did not reach 97 %" in row["verdict"]
     assert row["missing"] == "N = 4, 16"
-    fig = mnist.plot_epochs_vs_n("paper", tmp_path)
+    fig = epochs_figures.plot_epochs_vs_n("paper", tmp_path)
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert titles == ["replicated_A, BL 31 (1 run(s) not at 97 %)"]
-    assert mnist.plot_epochs_vs_n("paper", tmp_path / "empty") is None
+    assert epochs_figures.plot_epochs_vs_n("paper", tmp_path / "empty") is None
