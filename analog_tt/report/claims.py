@@ -17,7 +17,14 @@ from .. import paper
 from ..core.stats import mean_ci95, slope, slope_difference, welch_summary
 from ..runs.results import load_results
 from .fig2_epochs import fig2_epochs_to_97_brackets
-from .mnist import ett_runs, ett_table, fig2_pooled_offset, fig2_table, swa_gain_rows
+from .mnist import (
+    ett_runs,
+    ett_runs_over_n,
+    ett_table,
+    fig2_pooled_offset,
+    fig2_table,
+    swa_gain_rows,
+)
 from .verdicts import welch_columns
 
 __all__ = ["CLAIMS_COLUMNS", "EPOCHS_TO_97_CELLS", "claims_ledger"]
@@ -164,58 +171,50 @@ def _trend_rows(results_root: Path, profile: str) -> list[dict[str, Any]]:
     as in the paper's own table.
     """
     import numpy as np
-    import pandas as pd
 
     runs = ett_runs(profile, "epochs_to_97", results_root)
     runs = runs[(runs["target"] == 0.97) & (runs["lr"] == 0.1)]
-    one_tile = runs[runs["n_tiles"] == 1]
     rows = []
-    for variant in ("shared_A", "replicated_A"):
+    for variant, bl, mine in ett_runs_over_n(runs):
         theirs_all = paper.epochs_to_97_runs(variant)
-        for bl in sorted(runs["bl"].unique()):
-            mine = runs[(runs["variant"] == variant) & (runs["bl"] == bl) & (runs["n_tiles"] > 1)]
-            mine = pd.concat([one_tile[one_tile["bl"] == bl], mine], ignore_index=True)
-            ns = sorted(mine["n_tiles"].unique())
-            if len(ns) < 2:
-                continue
-            unreached = int(mine["epochs_to_target"].isna().sum())
-            mine = mine.dropna(subset=["epochs_to_target"])
-            theirs = [(n, e) for n in ns for e in theirs_all.get((n, int(bl)), ())]
-            all_n = sorted(n for n, b in theirs_all if b == bl)
-            ours_fit = slope(np.log2(mine["n_tiles"]), mine["epochs_to_target"])
-            paper_fit = slope([math.log2(n) for n, _ in theirs], [e for _, e in theirs])
-            diff = slope_difference(ours_fit, paper_fit)
-            verdict = (
-                f"ours: {ours_fit['trend']}; paper: {paper_fit['trend']}; "
-                f"vs paper: {diff['verdict']}"
-            )
-            if unreached:
-                verdict += f" ({unreached} run(s) did not reach 97 %, left out)"
-            lacking = [n for n in all_n if n not in ns]
-            rows.append(
-                {
-                    "claim": "shared A: epochs to 97 % flat in N; replicated A: growing with N",
-                    "setting": f"{variant}, BL {bl}: slope over N = {', '.join(map(str, ns))}, "
-                    "epochs per doubling of N",
-                    "paper": _fmt_slope(paper_fit),
-                    "ours": _fmt_slope(ours_fit),
-                    "n_ours": ours_fit["n"],
-                    "n_paper": paper_fit["n"],
-                    **_comparison(
-                        {
-                            "welch_verdict": diff["verdict"],
-                            "difference": diff["difference"],
-                            "difference_ci_low": diff["ci_low"],
-                            "difference_ci_high": diff["ci_high"],
-                            "p_value": diff["p_value"],
-                        },
-                        1,
-                    ),
-                    "verdict": verdict,
-                    "rests_on": f"data/results/{profile}/epochs_to_97",
-                    "missing": f"N = {', '.join(map(str, lacking))}" if lacking else "",
-                }
-            )
+        ns = sorted(mine["n_tiles"].unique())
+        unreached = int(mine["epochs_to_target"].isna().sum())
+        mine = mine.dropna(subset=["epochs_to_target"])
+        theirs = [(n, e) for n in ns for e in theirs_all.get((n, int(bl)), ())]
+        all_n = sorted(n for n, b in theirs_all if b == bl)
+        ours_fit = slope(np.log2(mine["n_tiles"]), mine["epochs_to_target"])
+        paper_fit = slope([math.log2(n) for n, _ in theirs], [e for _, e in theirs])
+        diff = slope_difference(ours_fit, paper_fit)
+        verdict = (
+            f"ours: {ours_fit['trend']}; paper: {paper_fit['trend']}; vs paper: {diff['verdict']}"
+        )
+        if unreached:
+            verdict += f" ({unreached} run(s) did not reach 97 %, left out)"
+        lacking = [n for n in all_n if n not in ns]
+        rows.append(
+            {
+                "claim": "shared A: epochs to 97 % flat in N; replicated A: growing with N",
+                "setting": f"{variant}, BL {bl}: slope over N = {', '.join(map(str, ns))}, "
+                "epochs per doubling of N",
+                "paper": _fmt_slope(paper_fit),
+                "ours": _fmt_slope(ours_fit),
+                "n_ours": ours_fit["n"],
+                "n_paper": paper_fit["n"],
+                **_comparison(
+                    {
+                        "welch_verdict": diff["verdict"],
+                        "difference": diff["difference"],
+                        "difference_ci_low": diff["ci_low"],
+                        "difference_ci_high": diff["ci_high"],
+                        "p_value": diff["p_value"],
+                    },
+                    1,
+                ),
+                "verdict": verdict,
+                "rests_on": f"data/results/{profile}/epochs_to_97",
+                "missing": f"N = {', '.join(map(str, lacking))}" if lacking else "",
+            }
+        )
     return rows
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from .. import paper
 from ..core.stats import mean_ci95
 from ..runs.results import load_results
-from .mnist import ett_runs, first_mode
+from .mnist import ett_runs, ett_runs_over_n, first_mode
 
 __all__ = ["plot_epochs_vs_n", "plot_learning_curves"]
 
@@ -32,7 +32,6 @@ def plot_learning_curves(profile: str, results_root: Path, experiment: str = "ep
     matplotlib.figure.Figure or None
         ``None`` when there is no such run.
     """
-    import matplotlib.pyplot as plt
     import numpy as np
 
     df = load_results(profile, experiment, per_epoch=True, results_root=results_root)
@@ -41,9 +40,7 @@ def plot_learning_curves(profile: str, results_root: Path, experiment: str = "ep
     cells = sorted({(r.variant, r.n_tiles, r.bl) for r in df.itertuples()})
     if not cells:
         return None
-    cols = min(3, len(cells))
-    rows = math.ceil(len(cells) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
+    fig, axes = _panel_grid(len(cells), (4.2, 3.2))
 
     def padded(curves):
         """``[runs, longest]`` accuracies, NaN after a run has stopped."""
@@ -81,15 +78,14 @@ def plot_learning_curves(profile: str, results_root: Path, experiment: str = "ep
         ax.set_ylim(0.9, 0.975)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="lower right")
-    for ax in list(axes.flat)[len(cells) :]:
-        ax.axis("off")
-    fig.suptitle(
+    return _finish(
+        fig,
+        axes,
+        len(cells),
         f"Epochs to 97 %: test accuracy of the tile average per epoch ({profile} profile, "
         "lr 0.1) over the paper's runs",
         fontsize=10,
     )
-    fig.tight_layout()
-    return fig
 
 
 def plot_epochs_vs_n(profile: str, results_root: Path, experiment: str = "epochs_to_97"):
@@ -105,25 +101,13 @@ def plot_epochs_vs_n(profile: str, results_root: Path, experiment: str = "epochs
     matplotlib.figure.Figure or None
         ``None`` when no (variant, BL) has runs at two N.
     """
-    import matplotlib.pyplot as plt
     import numpy as np
-    import pandas as pd
 
     runs = ett_runs(profile, experiment, results_root)
-    runs = runs[(runs["target"] == 0.97) & (runs["lr"] == 0.1)]
-    one_tile = runs[runs["n_tiles"] == 1]
-    panels = []
-    for variant in ("shared_A", "replicated_A"):
-        for bl in sorted(runs["bl"].unique()):
-            mine = runs[(runs["variant"] == variant) & (runs["bl"] == bl) & (runs["n_tiles"] > 1)]
-            mine = pd.concat([one_tile[one_tile["bl"] == bl], mine], ignore_index=True)
-            if mine["n_tiles"].nunique() >= 2:
-                panels.append((variant, int(bl), mine))
+    panels = ett_runs_over_n(runs[(runs["target"] == 0.97) & (runs["lr"] == 0.1)])
     if not panels:
         return None
-    cols = min(3, len(panels))
-    rows = math.ceil(len(panels) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.0 * cols, 3.2 * rows), squeeze=False)
+    fig, axes = _panel_grid(len(panels), (4.0, 3.2))
     for ax, (variant, bl, mine) in zip(axes.flat, panels, strict=False):
         theirs = {n: e for (n, b), e in paper.epochs_to_97_runs(variant).items() if b == bl}
         ns = sorted(theirs)
@@ -155,12 +139,30 @@ def plot_epochs_vs_n(profile: str, results_root: Path, experiment: str = "epochs
         ax.set(title=title, xlabel="replicas N", ylabel="epochs to 97 %")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    for ax in list(axes.flat)[len(panels) :]:
-        ax.axis("off")
-    fig.suptitle(
+    return _finish(
+        fig,
+        axes,
+        len(panels),
         f"Epochs to 97 % against N ({profile} profile, lr 0.1): ours over the paper's runs; "
         "replicated A at N = 1 is shared A's (one algorithm)",
         fontsize=9,
     )
+
+
+def _panel_grid(n_panels: int, panel_size: tuple[float, float]):
+    """A figure of up to 3 panels a row: ``(fig, axes)`` with ``axes`` 2-D."""
+    import matplotlib.pyplot as plt
+
+    cols = min(3, n_panels)
+    rows = math.ceil(n_panels / cols)
+    width, height = panel_size
+    return plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
+
+
+def _finish(fig, axes, n_used: int, title: str, fontsize: float):
+    """Blank the unused panels, title the figure and lay it out."""
+    for ax in list(axes.flat)[n_used:]:
+        ax.axis("off")
+    fig.suptitle(title, fontsize=fontsize)
     fig.tight_layout()
     return fig

@@ -20,6 +20,7 @@ from .verdicts import paper_verdict, welch_columns
 __all__ = [
     "SWA_GAIN_COLUMNS",
     "ett_runs",
+    "ett_runs_over_n",
     "ett_table",
     "fig2_pooled_offset",
     "fig2_table",
@@ -282,6 +283,26 @@ def ett_runs(profile: str, experiment: str, results_root: Path):
     df = df.rename(columns={"stop_at_accuracy": "target"})
     columns = ["variant", "n_tiles", "bl", "lr", "target", "seed", "epochs_to_target"]
     return df[columns].sort_values(columns[:6]).reset_index(drop=True)
+
+
+def ett_runs_over_n(runs) -> list[tuple[str, int, Any]]:
+    """``(variant, bl, runs)`` for every variant and BL whose runs span two or more N.
+
+    ``runs`` is :func:`ett_runs`'s frame, already narrowed to one target and lr. At N = 1 the two
+    variants are one algorithm, so each variant's group takes the N = 1 runs whatever their
+    ``variant`` field (ours are stored as ``shared_A``), as the paper's own table does.
+    """
+    import pandas as pd
+
+    one_tile = runs[runs["n_tiles"] == 1]
+    groups = []
+    for variant in ("shared_A", "replicated_A"):
+        for bl in sorted(runs["bl"].unique()):
+            multi = runs[(runs["variant"] == variant) & (runs["bl"] == bl) & (runs["n_tiles"] > 1)]
+            group = pd.concat([one_tile[one_tile["bl"] == bl], multi], ignore_index=True)
+            if group["n_tiles"].nunique() >= 2:
+                groups.append((variant, int(bl), group))
+    return groups
 
 
 def ett_table(profile: str, experiment: str, results_root: Path, ref: dict[str, Any]):
