@@ -9,7 +9,7 @@ from scipy import stats
 
 from analog_tt import paper
 from analog_tt.core.paths import RESULTS_ROOT
-from analog_tt.core.stats import welch
+from analog_tt.core.stats import slope, welch
 from analog_tt.report.claims import CLAIMS_COLUMNS, EPOCHS_TO_97_CELLS, claims_ledger
 from analog_tt.report.verdicts import welch_columns
 
@@ -128,3 +128,20 @@ def test_the_readme_reading_of_the_spiral_gap_holds(repo_root):
                       "verdict"] == "vs paper: lower"  # fmt: skip
     one_tile = ledger[ledger["claim"].str.startswith("spiral, one tile")]
     assert (one_tile["verdict"] == "vs paper: indistinguishable").all(), one_tile["verdict"]
+
+
+def test_the_readme_reading_of_the_spiral_slope_holds(repo_root):
+    """The README says the paper's replicated A spiral accuracy falls with N and ours does not."""
+    readme = (repo_root / "README.md").read_text()
+    if "the paper's accuracy falls by about 0.05 per doubling" not in readme:
+        pytest.skip("the README no longer states it")
+    ledger = claims_ledger(RESULTS_ROOT, "paper")
+    row = ledger[ledger["setting"].str.startswith("replicated_A: slope over N")].iloc[0]
+    assert row.verdict == "ours: no trend detected; paper: falls; vs paper: larger", row
+    assert row.paper.startswith("-0.05"), row.paper
+    # the paper's slope is the fit to its own runs at our N
+    ns = [int(n) for n in row.setting.split("N = ")[1].split(", out_noise")[0].split(", ")]
+    runs = paper.spiral_runs("replicated_A")
+    theirs = [(n, a) for n in ns for a in runs[n]]
+    fit = slope([math.log2(n) for n, _ in theirs], [a for _, a in theirs])
+    assert row.paper.startswith(f"{fit['slope']:+.3f} [")

@@ -200,16 +200,7 @@ def _trend_rows(results_root: Path, profile: str) -> list[dict[str, Any]]:
                 "ours": _fmt_slope(ours_fit),
                 "n_ours": ours_fit["n"],
                 "n_paper": paper_fit["n"],
-                **_comparison(
-                    {
-                        "welch_verdict": diff["verdict"],
-                        "difference": diff["difference"],
-                        "difference_ci_low": diff["ci_low"],
-                        "difference_ci_high": diff["ci_high"],
-                        "p_value": diff["p_value"],
-                    },
-                    1,
-                ),
+                **_comparison(_slope_comparison(diff), 1),
                 "verdict": verdict,
                 "rests_on": f"data/results/{profile}/epochs_to_97",
                 "missing": f"N = {', '.join(map(str, lacking))}" if lacking else "",
@@ -218,8 +209,20 @@ def _trend_rows(results_root: Path, profile: str) -> list[dict[str, Any]]:
     return rows
 
 
-def _fmt_slope(fit: dict[str, Any]) -> str:
-    return f"{fit['slope']:+.1f} [{fit['ci_low']:+.1f}, {fit['ci_high']:+.1f}] per doubling"
+def _fmt_slope(fit: dict[str, Any], digits: int = 1) -> str:
+    low, high = fit["ci_low"], fit["ci_high"]
+    return f"{fit['slope']:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}] per doubling"
+
+
+def _slope_comparison(diff: dict[str, Any]) -> dict[str, Any]:
+    """:func:`slope_difference`'s result in the shape :func:`_comparison` reads."""
+    return {
+        "welch_verdict": diff["verdict"],
+        "difference": diff["difference"],
+        "difference_ci_low": diff["ci_low"],
+        "difference_ci_high": diff["ci_high"],
+        "p_value": diff["p_value"],
+    }
 
 
 def _bracket_rows(results_root: Path, profile: str) -> list[dict[str, Any]]:
@@ -331,9 +334,11 @@ def _spiral_rows(results_root: Path, profile: str) -> list[dict[str, Any]]:
     rows = []
     for variant in ("shared_A", "replicated_A"):
         theirs_all = paper.spiral_runs(variant)
-        for n in (4, 16, 64):
+        for n in (4, 8, 16, 32, 64):
             theirs = theirs_all.get(n, ())
             ours = df[(df["variant"] == variant) & (df["n_tiles"] == n)]["train_acc"].dropna()
+            if n in (8, 32) and ours.empty:
+                continue  # the issue asks for N = 4, 16, 64; 8 and 32 show once run
             welch = welch_columns(ours.tolist(), theirs)
             rows.append(
                 _spiral_row(
@@ -346,7 +351,37 @@ def _spiral_rows(results_root: Path, profile: str) -> list[dict[str, Any]]:
                     f"data/results/{profile}/spiral_vs_n",
                 )
             )
+        rows += _spiral_slope_rows(df[df["variant"] == variant], variant, theirs_all, profile)
     return rows
+
+
+def _spiral_slope_rows(ours, variant: str, theirs_all, profile: str) -> list[dict[str, Any]]:
+    """The spiral claim itself: slope of the training accuracy on log2 N over the N >= 4 run."""
+    ours = ours[ours["n_tiles"] >= 4].dropna(subset=["train_acc"])
+    ns = sorted(int(n) for n in ours["n_tiles"].unique())
+    if len(ns) < 2 or len(ours) < 3:
+        return []
+    theirs = [(n, a) for n in ns for a in theirs_all.get(n, ())]
+    ours_fit = slope([math.log2(n) for n in ours["n_tiles"]], ours["train_acc"])
+    paper_fit = slope([math.log2(n) for n, _ in theirs], [a for _, a in theirs])
+    diff = slope_difference(ours_fit, paper_fit)
+    lacking = sorted(n for n in theirs_all if n >= 4 and n not in ns)
+    return [
+        {
+            "claim": "spiral: replicated A degrades with N, shared A does not",
+            "setting": f"{variant}: slope over N = {', '.join(map(str, ns))}, out_noise 0.1, "
+            "training accuracy per doubling of N",
+            "paper": _fmt_slope(paper_fit, 3),
+            "ours": _fmt_slope(ours_fit, 3),
+            "n_ours": ours_fit["n"],
+            "n_paper": paper_fit["n"],
+            **_comparison(_slope_comparison(diff), 3),
+            "verdict": f"ours: {ours_fit['trend']}; paper: {paper_fit['trend']}; "
+            f"vs paper: {diff['verdict']}",
+            "rests_on": f"data/results/{profile}/spiral_vs_n",
+            "missing": f"N = {', '.join(map(str, lacking))}" if lacking else "",
+        }
+    ]
 
 
 def _spiral_row(
