@@ -190,7 +190,15 @@ def _train(config, key, result_path, ckpt_path, progress, on_epoch_end, claim) -
     seed_everything(config.seed)
     model = build_model(config)
     # replica initialisation (pulse programming: minutes for large N) only for a fresh start
-    init_report = initialize(model, config) if payload is None else None
+    init_report = None
+    if payload is None:
+        announce = progress is not False and config.is_multi_tile and config.init == "program"
+        start = time.perf_counter()
+        if announce:
+            _say(config, f"pulse-programming {config.n_tiles} replicas per layer (before epoch 1)")
+        init_report = initialize(model, config)
+        if announce:
+            _say(config, f"programmed in {(time.perf_counter() - start) / 60:.1f} min")
     if claim is not None:
         claim.heartbeat()  # pulse programming can take minutes
     if payload is not None:
@@ -366,6 +374,11 @@ class _ProgressLines:
             file=sys.stderr,
             flush=True,
         )
+
+
+def _say(config: RunConfig, text: str) -> None:
+    """One progress line outside the epochs (e.g. the minutes of pulse programming)."""
+    print(f"[run {_describe(config)}, pid {os.getpid()}] {text}", file=sys.stderr, flush=True)
 
 
 def _describe(config: RunConfig) -> str:
