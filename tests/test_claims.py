@@ -145,3 +145,14 @@ def test_the_readme_reading_of_the_spiral_slope_holds(repo_root):
     theirs = [(n, a) for n in ns for a in runs[n]]
     fit = slope([math.log2(n) for n, _ in theirs], [a for _, a in theirs])
     assert row.paper.startswith(f"{fit['slope']:+.3f} [")
+
+
+def test_figure2_above_97_says_yes_no_or_not_shown_from_the_ci():
+    ledger = claims_ledger(RESULTS_ROOT, "paper")
+    rows = ledger[ledger["verdict"].str.startswith("> 97 %")]
+    assert len(rows)
+    for row in rows.itertuples():
+        mean, ci = (float(v) for v in row.ours.split(" ± "))
+        said = row.verdict.split(";")[0].removeprefix("> 97 %: ")
+        expected = "yes" if mean - ci > 0.97 else ("no" if mean + ci < 0.97 else "not shown")
+        assert said == expected, row
