@@ -14,15 +14,19 @@ from pathlib import Path
 from typing import Any
 
 from .. import paper
-from ..core.stats import mean_ci95, slope, slope_difference, welch_summary
+from ..core.stats import mean_ci95, welch_summary
 from ..runs.results import load_results
+from .claim_slopes import epochs_slope_rows, figure2_slope_rows, spiral_slope_rows
 from .fig2_epochs import fig2_epochs_to_97_brackets
+from .ledger_cells import (
+    PAPER_SEEDS,
+    comparison_columns,
+    fmt_mean_ci,
+    missing_seeds,
+)
 from .mnist import (
-    ett_runs,
-    ett_runs_over_n,
     ett_table,
     fig2_pooled_offset,
-    fig2_runs,
     fig2_table,
     swa_gain_rows,
 )
@@ -40,33 +44,6 @@ EPOCHS_TO_97_CELLS = tuple(
     [("shared_A", n, bl) for n in (1, 8, 32) for bl in (2, 5, 31)]
     + [("replicated_A", n, bl) for n in (8, 32) for bl in (10, 31, 100)]
 )
-
-PAPER_SEEDS = 5
-
-
-def _fmt(mean: float, ci: float, n: int, digits: int) -> str:
-    if n == 0 or not math.isfinite(mean):
-        return "–"
-    if n == 1 or not math.isfinite(ci):
-        return f"{mean:.{digits}f} (1 run)"
-    return f"{mean:.{digits}f} ± {ci:.{digits}f}"
-
-
-def _comparison(welch: dict[str, Any], digits: int) -> dict[str, Any]:
-    if welch["welch_verdict"] == "n/a":
-        return {"difference": math.nan, "difference_ci": "–", "p_value": math.nan}
-    lo, hi = welch["difference_ci_low"], welch["difference_ci_high"]
-    return {
-        "difference": welch["difference"],
-        "difference_ci": f"[{lo:+.{digits}f}, {hi:+.{digits}f}]",
-        "p_value": welch["p_value"],
-    }
-
-
-def _missing(n: int, wanted: int = PAPER_SEEDS) -> str:
-    if n == 0:
-        return f"not run ({wanted} seeds)"
-    return f"{wanted - n} more seed(s)" if n < wanted else ""
 
 
 def _figure2_rows(results_root: Path, profile: str) -> list[dict[str, Any]]:
@@ -94,14 +71,14 @@ def _figure2_rows(results_root: Path, profile: str) -> list[dict[str, Any]]:
             {
                 "claim": "Figure 2: > 97 % test accuracy after 40 epochs, flat in N",
                 "setting": f"N = {n}, shared A, BL 31, tile average",
-                "paper": _fmt(*mean_ci95(theirs), 4),
-                "ours": _fmt(mean, ci, ours_n, 4),
+                "paper": fmt_mean_ci(*mean_ci95(theirs), 4),
+                "ours": fmt_mean_ci(mean, ci, ours_n, 4),
                 "n_ours": ours_n,
                 "n_paper": len(theirs),
-                **_comparison(welch, 4),
+                **comparison_columns(welch, 4),
                 "verdict": verdict,
                 "rests_on": f"data/results/{profile}/fig2",
-                "missing": _missing(ours_n),
+                "missing": missing_seeds(ours_n),
             }
         )
     pooled = fig2_pooled_offset(profile, results_root)
@@ -121,42 +98,13 @@ def _figure2_rows(results_root: Path, profile: str) -> list[dict[str, Any]]:
                 "ours": "per-run values",
                 "n_ours": pooled["n_ours"],
                 "n_paper": pooled["n_paper"],
-                **_comparison(welch, 4),
+                **comparison_columns(welch, 4),
                 "verdict": f"vs paper: {pooled['verdict']}",
                 "rests_on": f"data/results/{profile}/fig2",
                 "missing": "",
             }
         )
-    return rows + _figure2_slope_rows(results_root, profile, runs)
-
-
-def _figure2_slope_rows(results_root: Path, profile: str, runs) -> list[dict[str, Any]]:
-    """ "Flat in N" tested itself: slope of the 40-epoch tile-average accuracy on log2 N."""
-    df = fig2_runs(profile, results_root)
-    df = df[(df["metric"] == "tile_avg") & (df["epochs"] == 40) & df["n_tiles"].isin(runs)]
-    ns = sorted(int(n) for n in df["n_tiles"].unique())
-    if len(ns) < 2 or len(df) < 3:
-        return []
-    theirs = [(n, a) for n in ns for a in runs[n]["tile_avg"]]
-    ours_fit = slope([math.log2(n) for n in df["n_tiles"]], df["acc"])
-    paper_fit = slope([math.log2(n) for n, _ in theirs], [a for _, a in theirs])
-    diff = slope_difference(ours_fit, paper_fit)
-    return [
-        {
-            "claim": "Figure 2: > 97 % test accuracy after 40 epochs, flat in N",
-            "setting": f"slope over N = {', '.join(map(str, ns))}, shared A, BL 31, tile average, "
-            "accuracy per doubling of N",
-            "paper": _fmt_slope(paper_fit, 4),
-            "ours": _fmt_slope(ours_fit, 4),
-            "n_ours": ours_fit["n"],
-            "n_paper": paper_fit["n"],
-            **_comparison(_slope_comparison(diff), 4),
-            "verdict": f"ours: {ours_fit['trend']}; paper: {paper_fit['trend']}; "
-            f"vs paper: {diff['verdict']}",
-            "rests_on": f"data/results/{profile}/fig2",
-            "missing": "",
-        }
-    ]
+    return rows + figure2_slope_rows(results_root, profile, runs)
 
 
 def _epochs_rows(results_root: Path, profile: str) -> list[dict[str, Any]]:
@@ -180,81 +128,17 @@ def _epochs_rows(results_root: Path, profile: str) -> list[dict[str, Any]]:
             {
                 "claim": "shared A: epochs to 97 % flat in N; replicated A: growing with N",
                 "setting": f"{variant}, N = {n}, BL {bl}, lr 0.1",
-                "paper": _fmt(*mean_ci95(theirs), 1),
-                "ours": _fmt(mine["mean"], mine["ci95"], n_reached, 1) if mine else "–",
+                "paper": fmt_mean_ci(*mean_ci95(theirs), 1),
+                "ours": fmt_mean_ci(mine["mean"], mine["ci95"], n_reached, 1) if mine else "–",
                 "n_ours": n_runs,
                 "n_paper": len(theirs),
-                **_comparison(welch, 1),
+                **comparison_columns(welch, 1),
                 "verdict": verdict,
                 "rests_on": f"data/results/{profile}/epochs_to_97",
-                "missing": _missing(n_runs, 3) if n_runs < 3 else "",
+                "missing": missing_seeds(n_runs, 3) if n_runs < 3 else "",
             }
         )
     return rows
-
-
-def _trend_rows(results_root: Path, profile: str) -> list[dict[str, Any]]:
-    """The claim itself: how epochs to 97 % change with N, ours against the paper's.
-
-    Per variant and BL with our runs at two or more N: the least-squares slope of the runs'
-    epochs on ``log2 N`` (epochs per doubling of N) with its 95 % CI, the paper's slope from its
-    runs at the same N, and the two compared (:func:`~analog_tt.core.stats.slope_difference`).
-    At N = 1 the two variants are one algorithm, so replicated A's N = 1 runs are shared A's,
-    as in the paper's own table.
-    """
-    import numpy as np
-
-    runs = ett_runs(profile, "epochs_to_97", results_root)
-    runs = runs[(runs["target"] == 0.97) & (runs["lr"] == 0.1)]
-    rows = []
-    for variant, bl, mine in ett_runs_over_n(runs):
-        theirs_all = paper.epochs_to_97_runs(variant)
-        ns = sorted(mine["n_tiles"].unique())
-        unreached = int(mine["epochs_to_target"].isna().sum())
-        mine = mine.dropna(subset=["epochs_to_target"])
-        theirs = [(n, e) for n in ns for e in theirs_all.get((n, int(bl)), ())]
-        all_n = sorted(n for n, b in theirs_all if b == bl)
-        ours_fit = slope(np.log2(mine["n_tiles"]), mine["epochs_to_target"])
-        paper_fit = slope([math.log2(n) for n, _ in theirs], [e for _, e in theirs])
-        diff = slope_difference(ours_fit, paper_fit)
-        verdict = (
-            f"ours: {ours_fit['trend']}; paper: {paper_fit['trend']}; vs paper: {diff['verdict']}"
-        )
-        if unreached:
-            verdict += f" ({unreached} run(s) did not reach 97 %, left out)"
-        lacking = [n for n in all_n if n not in ns]
-        rows.append(
-            {
-                "claim": "shared A: epochs to 97 % flat in N; replicated A: growing with N",
-                "setting": f"{variant}, BL {bl}: slope over N = {', '.join(map(str, ns))}, "
-                "epochs per doubling of N",
-                "paper": _fmt_slope(paper_fit),
-                "ours": _fmt_slope(ours_fit),
-                "n_ours": ours_fit["n"],
-                "n_paper": paper_fit["n"],
-                **_comparison(_slope_comparison(diff), 1),
-                "verdict": verdict,
-                "rests_on": f"data/results/{profile}/epochs_to_97",
-                "missing": f"N = {', '.join(map(str, lacking))}" if lacking else "",
-            }
-        )
-    return rows
-
-
-def _fmt_slope(fit: dict[str, Any], digits: int = 1) -> str:
-    low, high = fit["ci_low"], fit["ci_high"]
-    return f"{fit['slope']:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}] per doubling"
-
-
-def _slope_comparison(diff: dict[str, Any]) -> dict[str, Any]:
-    """:func:`slope_difference`'s result in the shape :func:`_comparison` reads."""
-    return {
-        "welch_verdict": diff["verdict"],
-        "difference": diff["difference"],
-        "difference_ci_low": diff["ci_low"],
-        "difference_ci_high": diff["ci_high"],
-        "p_value": diff["p_value"],
-    }
 
 
 def _bracket_rows(results_root: Path, profile: str) -> list[dict[str, Any]]:
@@ -266,7 +150,7 @@ def _bracket_rows(results_root: Path, profile: str) -> list[dict[str, Any]]:
                 "claim": "epochs to 97 % bracketed by the Figure 2 runs (tests at epochs 5, 10, "
                 "..., 35 and every epoch from 35)",
                 "setting": f"{r.variant}, N = {r.n_tiles}, BL {r.bl}, lr 0.1",
-                "paper": _fmt(r.paper_mean, r.paper_ci95, r.paper_n_runs, 1),
+                "paper": fmt_mean_ci(r.paper_mean, r.paper_ci95, r.paper_n_runs, 1),
                 "ours": f"in [{r.low_mean:.1f}, {r.high_mean:.1f}] (mean of the brackets)",
                 "n_ours": r.n_seeds,
                 "n_paper": r.paper_n_runs,
@@ -277,7 +161,7 @@ def _bracket_rows(results_root: Path, profile: str) -> list[dict[str, Any]]:
                 "p_value": math.nan,
                 "verdict": "too few runs" if r.verdict == "n/a" else r.verdict,
                 "rests_on": f"data/results/{profile}/fig2",
-                "missing": _missing(r.n_seeds),
+                "missing": missing_seeds(r.n_seeds),
             }
         )
     return rows
@@ -354,7 +238,7 @@ def _speedup_rows(results_root: Path, profile: str) -> list[dict[str, Any]]:
                 + f"; 1 tile: BL {base[2]})",
                 "n_ours": n_ours,
                 "verdict": verdict,
-                "missing": _missing(n_ours, 3) if n_ours < 3 else "",
+                "missing": missing_seeds(n_ours, 3) if n_ours < 3 else "",
             }
         )
     return rows
@@ -376,44 +260,15 @@ def _spiral_rows(results_root: Path, profile: str) -> list[dict[str, Any]]:
                 _spiral_row(
                     "spiral: replicated A degrades with N, shared A does not",
                     f"{variant}, N = {n}, out_noise 0.1, 1000 epochs, training set",
-                    _fmt(*mean_ci95(theirs), 3) if len(theirs) > 1 else "–",
+                    fmt_mean_ci(*mean_ci95(theirs), 3) if len(theirs) > 1 else "–",
                     ours.tolist(),
                     len(theirs),
                     welch,
                     f"data/results/{profile}/spiral_vs_n",
                 )
             )
-        rows += _spiral_slope_rows(df[df["variant"] == variant], variant, theirs_all, profile)
+        rows += spiral_slope_rows(df[df["variant"] == variant], variant, theirs_all, profile)
     return rows
-
-
-def _spiral_slope_rows(ours, variant: str, theirs_all, profile: str) -> list[dict[str, Any]]:
-    """The spiral claim itself: slope of the training accuracy on log2 N over the N >= 4 run."""
-    ours = ours[ours["n_tiles"] >= 4].dropna(subset=["train_acc"])
-    ns = sorted(int(n) for n in ours["n_tiles"].unique())
-    if len(ns) < 2 or len(ours) < 3:
-        return []
-    theirs = [(n, a) for n in ns for a in theirs_all.get(n, ())]
-    ours_fit = slope([math.log2(n) for n in ours["n_tiles"]], ours["train_acc"])
-    paper_fit = slope([math.log2(n) for n, _ in theirs], [a for _, a in theirs])
-    diff = slope_difference(ours_fit, paper_fit)
-    lacking = sorted(n for n in theirs_all if n >= 4 and n not in ns)
-    return [
-        {
-            "claim": "spiral: replicated A degrades with N, shared A does not",
-            "setting": f"{variant}: slope over N = {', '.join(map(str, ns))}, out_noise 0.1, "
-            "training accuracy per doubling of N",
-            "paper": _fmt_slope(paper_fit, 3),
-            "ours": _fmt_slope(ours_fit, 3),
-            "n_ours": ours_fit["n"],
-            "n_paper": paper_fit["n"],
-            **_comparison(_slope_comparison(diff), 3),
-            "verdict": f"ours: {ours_fit['trend']}; paper: {paper_fit['trend']}; "
-            f"vs paper: {diff['verdict']}",
-            "rests_on": f"data/results/{profile}/spiral_vs_n",
-            "missing": f"N = {', '.join(map(str, lacking))}" if lacking else "",
-        }
-    ]
 
 
 def _spiral_row(
@@ -431,15 +286,15 @@ def _spiral_row(
         "claim": claim,
         "setting": setting,
         "paper": paper_text,
-        "ours": _fmt(mean, ci, k, 3),
+        "ours": fmt_mean_ci(mean, ci, k, 3),
         "n_ours": k,
         "n_paper": n_paper,
-        **_comparison(welch, 3),
+        **comparison_columns(welch, 3),
         "verdict": "too few runs"
         if welch["welch_verdict"] == "n/a"
         else f"vs paper: {welch['welch_verdict']}",
         "rests_on": rests_on,
-        "missing": _missing(k),
+        "missing": missing_seeds(k),
     }
 
 
@@ -466,7 +321,7 @@ def _spiral_one_tile_rows(results_root: Path, profile: str) -> list[dict[str, An
             )
         else:
             theirs = paper.spiral_runs("shared_A")[1]
-            paper_text = _fmt(*mean_ci95(theirs), 3)
+            paper_text = fmt_mean_ci(*mean_ci95(theirs), 3)
             source = "agad_v1.csv"
             welch = welch_columns(ours, theirs)
             n_paper = len(theirs)
@@ -505,7 +360,7 @@ def _swa_rows(results_root: Path, profile: str) -> list[dict[str, Any]]:
                 "claim": "SWA over the last epochs adds little to the tile average (N = 1: broken)",
                 "setting": f"N = {r['n_tiles']}, SWA from epoch {r['swa_start']}",
                 "paper": "–" if r["paper_gain"] is None else f"gain {r['paper_gain']:+.4f}",
-                "ours": f"gain {_fmt(r['gain'], r['gain_ci95'], r['n_seeds'], 4)}",
+                "ours": f"gain {fmt_mean_ci(r['gain'], r['gain_ci95'], r['n_seeds'], 4)}",
                 "n_ours": r["n_seeds"],
                 "n_paper": PAPER_SEEDS,
                 "difference": math.nan,
@@ -513,7 +368,7 @@ def _swa_rows(results_root: Path, profile: str) -> list[dict[str, Any]]:
                 "p_value": math.nan,
                 "verdict": f"gain distinguishable from 0: {r['distinguishable']}",
                 "rests_on": f"data/results/{profile}/fig2",
-                "missing": _missing(r["n_seeds"]),
+                "missing": missing_seeds(r["n_seeds"]),
             }
         )
     return rows
@@ -552,7 +407,7 @@ def claims_ledger(results_root: Path, profile: str = "paper"):
     rows = (
         _figure2_rows(results_root, profile)
         + _epochs_rows(results_root, profile)
-        + _trend_rows(results_root, profile)
+        + epochs_slope_rows(results_root, profile)
         + _bracket_rows(results_root, profile)
         + _speedup_rows(results_root, profile)
         + _spiral_rows(results_root, profile)
