@@ -110,20 +110,18 @@ def test_fig2_brackets_hold_the_first_epoch_at_the_target():
 
 def test_the_readme_reading_of_the_spiral_rows_holds(repo_root):
     """The README says replicated A at N = 64 is "higher" than the paper's: the ledger agrees."""
-    readme = (repo_root / "README.md").read_text()
-    if 'at N = 64 its Welch verdict against the paper\'s 10 runs is "higher"' not in readme:
-        pytest.skip("the README no longer states it")
-    ledger = claims_ledger(RESULTS_ROOT, "paper")
+    ledger = _ledger_if_the_readme_says(
+        repo_root, 'at N = 64 its Welch verdict against the paper\'s 10 runs is "higher"'
+    )
     row = ledger[ledger["setting"].str.startswith("replicated_A, N = 64, out_noise 0.1")].iloc[0]
     assert row.verdict == "vs paper: higher" and row.n_paper == 10, row
 
 
 def test_the_readme_reading_of_the_spiral_gap_holds(repo_root):
     """The README says the spiral gap opens with the replicas: the ledger agrees."""
-    readme = (repo_root / "README.md").read_text()
-    if "So the\n  gap opens with the replicas" not in readme:
-        pytest.skip("the README no longer states it")
-    ledger = claims_ledger(RESULTS_ROOT, "paper").set_index("setting")
+    ledger = _ledger_if_the_readme_says(
+        repo_root, "So the\n  gap opens with the replicas"
+    ).set_index("setting")
     for n in (4, 16, 64):
         assert ledger.loc[f"shared_A, N = {n}, out_noise 0.1, 1000 epochs, training set",
                           "verdict"] == "vs paper: lower"  # fmt: skip
@@ -135,10 +133,9 @@ def test_the_readme_reading_of_the_spiral_gap_holds(repo_root):
 
 def test_the_readme_reading_of_the_spiral_slope_holds(repo_root):
     """The README says the paper's replicated A spiral accuracy falls with N and ours does not."""
-    readme = (repo_root / "README.md").read_text()
-    if "the paper's accuracy falls by about 0.05 per doubling" not in readme:
-        pytest.skip("the README no longer states it")
-    ledger = claims_ledger(RESULTS_ROOT, "paper")
+    ledger = _ledger_if_the_readme_says(
+        repo_root, "the paper's accuracy falls by about 0.05 per doubling"
+    )
     row = ledger[ledger["setting"].str.startswith("replicated_A: slope over N")].iloc[0]
     assert row.verdict == "ours: no trend detected; paper: falls; vs paper: larger", row
     assert row.paper.startswith("-0.05"), row.paper
@@ -159,3 +156,10 @@ def test_figure2_above_97_says_yes_no_or_not_shown_from_the_ci():
         said = row.verdict.split(";")[0].removeprefix("> 97 %: ")
         expected = "yes" if mean - ci > 0.97 else ("no" if mean + ci < 0.97 else "not shown")
         assert said == expected, row
+
+
+def _ledger_if_the_readme_says(repo_root, phrase: str):
+    """The ledger, where the README states ``phrase`` (else the test skips: nothing to hold)."""
+    if phrase not in (repo_root / "README.md").read_text():
+        pytest.skip("the README no longer states it")
+    return claims_ledger(RESULTS_ROOT, "paper")
