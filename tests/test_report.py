@@ -141,6 +141,20 @@ def test_replica_loop_table_is_derived_from_the_epoch_cost_records(repo_root):
     after = [r for r in committed if r["label"] == "after" and r["n_tiles"] >= 32]
     assert after and all(r["loop_over_floor"] > 1.3 for r in after), after
     assert all(r["loop_over_floor"] == 1.0 for r in committed if r["n_tiles"] == 1)
+    # the README's reading of the engine comparison (study replica_engine_s8)
+    engines = {
+        (r["label"], r["variant"], r["n_tiles"]): r
+        for r in committed
+        if r["study"] == "replica_engine_s8"
+    }
+    for (label, variant, n), batched in engines.items():
+        if label != "batched":
+            continue
+        loop = engines[("aihwkit", variant, n)]
+        assert batched["epoch_s"] < loop["epoch_s"], (variant, n)
+        if n >= 32:
+            assert 1.3 < batched["loop_over_floor"] < loop["loop_over_floor"], (variant, n)
+            assert batched["epoch_over_target"] > 1, (variant, n)
 
 
 def test_pairing_slowdown_is_derived_from_the_epoch_cost_records(repo_root):

@@ -15,7 +15,7 @@ from typing import Any
 
 from .. import paper
 from ..core.stats import slope, slope_difference
-from .ledger_cells import comparison_columns, fmt_slope, slope_columns
+from .ledger_cells import comparison_columns, fmt_slope, two_sample_columns
 from .mnist import ett_runs, ett_runs_over_n, fig2_runs
 
 __all__ = ["epochs_slope_rows", "figure2_slope_rows", "spiral_slope_rows"]
@@ -41,7 +41,7 @@ def figure2_slope_rows(results_root: Path, profile: str, runs) -> list[dict[str,
             "ours": fmt_slope(ours_fit, 4),
             "n_ours": ours_fit["n"],
             "n_paper": paper_fit["n"],
-            **comparison_columns(slope_columns(diff), 4),
+            **comparison_columns(two_sample_columns(diff), 4),
             "verdict": f"ours: {ours_fit['trend']}; paper: {paper_fit['trend']}; "
             f"vs paper: {diff['verdict']}",
             "rests_on": f"data/results/{profile}/fig2",
@@ -89,7 +89,7 @@ def epochs_slope_rows(results_root: Path, profile: str) -> list[dict[str, Any]]:
                 "ours": fmt_slope(ours_fit),
                 "n_ours": ours_fit["n"],
                 "n_paper": paper_fit["n"],
-                **comparison_columns(slope_columns(diff), 1),
+                **comparison_columns(two_sample_columns(diff), 1),
                 "verdict": verdict,
                 "rests_on": f"data/results/{profile}/epochs_to_97",
                 "missing": f"N = {', '.join(map(str, lacking))}" if lacking else "",
@@ -118,7 +118,7 @@ def spiral_slope_rows(ours, variant: str, theirs_all, profile: str) -> list[dict
             "ours": fmt_slope(ours_fit, 3),
             "n_ours": ours_fit["n"],
             "n_paper": paper_fit["n"],
-            **comparison_columns(slope_columns(diff), 3),
+            **comparison_columns(two_sample_columns(diff), 3),
             "verdict": f"ours: {ours_fit['trend']}; paper: {paper_fit['trend']}; "
             f"vs paper: {diff['verdict']}",
             "rests_on": f"data/results/{profile}/spiral_vs_n",

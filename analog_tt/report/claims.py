@@ -23,6 +23,7 @@ from .ledger_cells import (
     comparison_columns,
     fmt_mean_ci,
     missing_seeds,
+    two_sample_columns,
 )
 from .mnist import (
     ett_table,
@@ -83,13 +84,7 @@ def _figure2_rows(results_root: Path, profile: str) -> list[dict[str, Any]]:
         )
     pooled = fig2_pooled_offset(profile, results_root)
     if pooled is not None:
-        welch = {
-            "welch_verdict": pooled["verdict"],
-            "difference": pooled["difference"],
-            "difference_ci_low": pooled["ci_low"],
-            "difference_ci_high": pooled["ci_high"],
-            "p_value": pooled["p_value"],
-        }
+        welch = two_sample_columns(pooled)
         rows.append(
             {
                 "claim": "Figure 2: one accuracy offset from the paper's, pooled over N",
@@ -317,7 +312,7 @@ def _spiral_one_tile_rows(results_root: Path, profile: str) -> list[dict[str, An
             welch = (
                 {"welch_verdict": "n/a"}
                 if len(ours) < 2
-                else _summary_columns(welch_summary(ours, p_mean, p_sd, n_paper))
+                else two_sample_columns(welch_summary(ours, p_mean, p_sd, n_paper))
             )
         else:
             theirs = paper.spiral_runs("shared_A")[1]
@@ -337,17 +332,6 @@ def _spiral_one_tile_rows(results_root: Path, profile: str) -> list[dict[str, An
             )
         )
     return rows
-
-
-def _summary_columns(test: dict[str, Any]) -> dict[str, Any]:
-    """:func:`welch_summary`'s dict in :func:`welch_columns`' column names."""
-    return {
-        "difference": test["difference"],
-        "difference_ci_low": test["ci_low"],
-        "difference_ci_high": test["ci_high"],
-        "p_value": test["p_value"],
-        "welch_verdict": test["verdict"],
-    }
 
 
 def _swa_rows(results_root: Path, profile: str) -> list[dict[str, Any]]:

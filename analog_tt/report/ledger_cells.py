@@ -15,7 +15,7 @@ __all__ = [
     "fmt_mean_ci",
     "fmt_slope",
     "missing_seeds",
-    "slope_columns",
+    "two_sample_columns",
 ]
 
 #: The paper's runs per MNIST setting (and the seeds we aim for).
@@ -52,12 +52,15 @@ def fmt_slope(fit: dict[str, Any], digits: int = 1) -> str:
     return f"{fit['slope']:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}] per doubling"
 
 
-def slope_columns(diff: dict[str, Any]) -> dict[str, Any]:
-    """:func:`slope_difference`'s result in the shape :func:`comparison_columns` reads."""
+def two_sample_columns(test: dict[str, Any]) -> dict[str, Any]:
+    """A two-sample test's result (:func:`~analog_tt.core.stats.welch`, ``welch_summary``,
+    ``slope_difference``: ``difference``, ``ci_low``, ``ci_high``, ``p_value``, ``verdict``) in
+    :func:`~analog_tt.report.verdicts.welch_columns`' names, which :func:`comparison_columns`
+    reads."""
     return {
-        "welch_verdict": diff["verdict"],
-        "difference": diff["difference"],
-        "difference_ci_low": diff["ci_low"],
-        "difference_ci_high": diff["ci_high"],
-        "p_value": diff["p_value"],
+        "welch_verdict": test["verdict"],
+        "difference": test["difference"],
+        "difference_ci_low": test["ci_low"],
+        "difference_ci_high": test["ci_high"],
+        "p_value": test["p_value"],
     }
