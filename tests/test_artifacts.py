@@ -46,6 +46,29 @@ def test_figure_and_table_record_profile_and_sources(tmp_path):
     assert records["demo"]["profile"] == "smoke" and records["demo"]["sources"] == ["run.json"]
 
 
+def test_stamp_names_the_profile_that_made_the_results(tmp_path):
+    """A quick-profile notebook run that tables paper-profile results says so in its stamp."""
+    paper_run = tmp_path / "data" / "results" / "paper" / "epochs_to_97" / "abc.json"
+    quick_run = tmp_path / "data" / "results" / "quick" / "fig2" / "def.json"
+    for source in (paper_run, quick_run):
+        source.parent.mkdir(parents=True)
+        source.write_text("{}")
+    table = pd.DataFrame({"n_tiles": [1]})
+    _, md = artifacts.save_table(
+        table, tmp_path, "only_paper", profile="quick", sources=[paper_run]
+    )
+    assert "profile: paper (results), drawn in a quick run" in md.read_text()
+    _, md = artifacts.save_table(
+        table, tmp_path, "mixed", profile="quick", sources=[paper_run, quick_run]
+    )
+    assert "profile: quick + paper (results), drawn in a quick run" in md.read_text()
+    _, md = artifacts.save_table(table, tmp_path, "own", profile="quick", sources=[quick_run])
+    assert "<sub>profile: quick · data:" in md.read_text()
+    records = {r["name"]: r for r in artifacts.read_provenance(tmp_path)}
+    assert records["only_paper"]["results_profiles"] == ["paper"]
+    assert records["own"]["results_profiles"] == ["quick"]
+
+
 def test_manifest_attributes_outputs_to_notebooks(tmp_path):
     import time
 

@@ -163,3 +163,52 @@ def _ledger_if_the_readme_says(repo_root, phrase: str):
     if phrase not in (repo_root / "README.md").read_text():
         pytest.skip("the README no longer states it")
     return claims_ledger(RESULTS_ROOT, "paper")
+
+
+def _write_ett_run(root, experiment: str, lr: float, seed: int, epochs: int | None) -> None:
+    """A finished stop-at-97 % result (shared_A, N = 1, BL 31) whose tile average reached 97 % at
+    ``epochs`` (None: stopped at the cap without reaching it)."""
+    from analog_tt.core.files import atomic_write_json
+    from analog_tt.runs import RunConfig
+
+    cap = 600 if experiment == "lr_sweep" else 700
+    cfg = RunConfig(n_tiles=1, bl=31, lr=lr, seed=seed, epochs=None, stop_at_accuracy=0.97,
+                    max_epochs=cap)  # fmt: skip
+    acc = 0.97 if epochs is not None else 0.96
+    test = {cfg.eval_modes[0]: {"tile_avg": {"acc": acc, "loss": 0.1}}}
+    result = {
+        "status": "finished", "key": cfg.key(), "config": cfg.to_dict(),
+        "epochs": [{"epoch": epochs or cap, "train_loss": 0.1, "test": test}],
+        "epochs_run": epochs or cap, "final": test, "epochs_to_target": epochs,
+        "target_reached": epochs is not None, "wall_s": {"train_per_epoch_mean": 1.0},
+        "provenance": {},
+    }  # fmt: skip
+    atomic_write_json(root / "paper" / experiment / f"{cfg.key()}.json", result)
+
+
+def test_the_learning_rate_rows_test_the_claim_within_our_runs(tmp_path):
+    from analog_tt.report.claim_lr import LR_CLAIM, lr_rows
+
+    (not_run,) = lr_rows(tmp_path, "paper")
+    assert not_run["verdict"] == "not run at the paper's settings" and not_run["missing"]
+    for seed, epochs in enumerate((33, 35, 34)):
+        _write_ett_run(tmp_path, "epochs_to_97", 0.1, seed, epochs)
+    for seed, epochs in enumerate((20, 22, 21)):
+        _write_ett_run(tmp_path, "lr_sweep", 0.5, seed, epochs)
+    for seed, epochs in enumerate((33, 36)):
+        _write_ett_run(tmp_path, "lr_sweep", 0.05, seed, epochs)
+    rows = {r["setting"]: r for r in lr_rows(tmp_path, "paper")}
+    fast = rows["shared_A, N = 1, BL 31: lr 0.5 against lr 0.1"]
+    assert fast["claim"] == LR_CLAIM and fast["verdict"].startswith("ours: fewer epochs at lr 0.5")
+    assert fast["difference"] == pytest.approx(-13.0) and fast["p_value"] < 0.01
+    assert fast["paper"].startswith("20 (1 run) vs 32.8 ± ")  # the paper's single run, its lr 0.1
+    assert fast["ours"].startswith("21.0 ± ") and fast["missing"] == ""
+    slow = rows["shared_A, N = 1, BL 31: lr 0.05 against lr 0.1"]
+    assert slow["verdict"].startswith("ours: no difference detected") and slow["missing"]
+    (rest,) = [r for s, r in rows.items() if s.startswith("the rest of the sweep")]
+    assert "N=1" not in rest["missing"] and "replicated_A N=8 BL2 lr 0.5" in rest["missing"]
+    _write_ett_run(tmp_path, "lr_sweep", 0.5, 3, None)  # one run stopped at its cap
+    rows = {r["setting"]: r for r in lr_rows(tmp_path, "paper")}
+    assert rows["shared_A, N = 1, BL 31: lr 0.5 against lr 0.1"]["verdict"].startswith(
+        "some runs did not reach 97 %"
+    )

@@ -74,6 +74,28 @@ def _relative(path: str | Path) -> str:
         return path.name
 
 
+def results_profiles(sources: Iterable[str | Path]) -> list[str]:
+    """The profiles whose results ``sources`` come from (``.../results/<profile>/...``), sorted.
+
+    A notebook run under one profile may draw a table from another's results (the quick run
+    reports the committed paper-profile runs); the stamp names the profile that made the data.
+    """
+    found = set()
+    for source in _as_list(sources):
+        parts = Path(source).parts
+        pairs = zip(parts, parts[1:], strict=False)
+        found.update(part for parent, part in pairs if parent == "results" and part in PROFILES)
+    return [p for p in PROFILES if p in found]
+
+
+def _profile_label(profile: str, sources) -> str:
+    """``profile``, or the results' profiles and the run that drew them where those differ."""
+    made_by = results_profiles(sources)
+    if not made_by or made_by == [profile]:
+        return profile
+    return f"{' + '.join(made_by)} (results), drawn in a {profile} run"
+
+
 def _record(
     output_dir: Path, name: str, kind: str, files: list[Path], profile: str, sources
 ) -> None:
@@ -82,6 +104,7 @@ def _record(
         "kind": kind,
         "files": [_relative(f) for f in files],
         "profile": profile,
+        "results_profiles": results_profiles(sources),
         "sources": sorted({_relative(s) for s in sources}),
         "written": utc_now(),
     }
@@ -94,13 +117,12 @@ def stamp(fig, profile: str, sources: Iterable[str | Path]) -> None:
     The line hangs below the figure's bottom edge, so it never covers an axis label; the saved
     files (``bbox_inches="tight"``) grow to hold it.
     """
-    names = (
-        ", ".join(sorted({_relative(s) for s in _as_list(sources)})) or "computed in the notebook"
-    )
+    sources = _as_list(sources)
+    names = ", ".join(sorted({_relative(s) for s in sources})) or "computed in the notebook"
     fig.text(
         0.005,
         -0.01,
-        f"profile: {profile} · data: {names}",
+        f"profile: {_profile_label(profile, sources)} · data: {names}",
         fontsize=6,
         color="0.4",
         ha="left",
@@ -155,7 +177,8 @@ def save_table(
         if _has_tabulate()
         else _markdown(table, float_format)
     )
-    atomic_write_text(md_path, f"{markdown}\n\n<sub>profile: {profile} · data: {names}</sub>\n")
+    label = _profile_label(profile, sources)
+    atomic_write_text(md_path, f"{markdown}\n\n<sub>profile: {label} · data: {names}</sub>\n")
     _record(Path(output_dir), name, "table", [csv_path, md_path], profile, sources)
     return [csv_path, md_path]
 
