@@ -165,25 +165,31 @@ def _ledger_if_the_readme_says(repo_root, phrase: str):
     return claims_ledger(RESULTS_ROOT, "paper")
 
 
-def _write_ett_run(root, experiment: str, lr: float, seed: int, epochs: int | None) -> None:
-    """A finished stop-at-97 % result (shared_A, N = 1, BL 31) whose tile average reached 97 % at
-    ``epochs`` (None: stopped at the cap without reaching it)."""
+def _write_run(root, experiment: str, cfg, acc: float, epochs_to_target=None) -> None:
+    """A finished paper-profile result of ``cfg`` whose last test gave the tile average ``acc``."""
     from analog_tt.core.files import atomic_write_json
+
+    last = epochs_to_target or cfg.epochs or cfg.max_epochs
+    test = {cfg.eval_modes[0]: {"tile_avg": {"acc": acc, "loss": 0.1}}}
+    result = {
+        "status": "finished", "key": cfg.key(), "config": cfg.to_dict(),
+        "epochs": [{"epoch": last, "train_loss": 0.1, "test": test}],
+        "epochs_run": last, "final": test, "epochs_to_target": epochs_to_target,
+        "target_reached": epochs_to_target is not None,
+        "wall_s": {"train_per_epoch_mean": 1.0}, "provenance": {},
+    }  # fmt: skip
+    atomic_write_json(root / "paper" / experiment / f"{cfg.key()}.json", result)
+
+
+def _write_ett_run(root, experiment: str, lr: float, seed: int, epochs: int | None) -> None:
+    """A stop-at-97 % run (shared_A, N = 1, BL 31) that reached 97 % at ``epochs`` (None: it
+    stopped at its cap without reaching it)."""
     from analog_tt.runs import RunConfig
 
     cap = 600 if experiment == "lr_sweep" else 700
     cfg = RunConfig(n_tiles=1, bl=31, lr=lr, seed=seed, epochs=None, stop_at_accuracy=0.97,
                     max_epochs=cap)  # fmt: skip
-    acc = 0.97 if epochs is not None else 0.96
-    test = {cfg.eval_modes[0]: {"tile_avg": {"acc": acc, "loss": 0.1}}}
-    result = {
-        "status": "finished", "key": cfg.key(), "config": cfg.to_dict(),
-        "epochs": [{"epoch": epochs or cap, "train_loss": 0.1, "test": test}],
-        "epochs_run": epochs or cap, "final": test, "epochs_to_target": epochs,
-        "target_reached": epochs is not None, "wall_s": {"train_per_epoch_mean": 1.0},
-        "provenance": {},
-    }  # fmt: skip
-    atomic_write_json(root / "paper" / experiment / f"{cfg.key()}.json", result)
+    _write_run(root, experiment, cfg, 0.97 if epochs is not None else 0.96, epochs)
 
 
 def test_the_learning_rate_rows_test_the_claim_within_our_runs(tmp_path):
@@ -207,8 +213,40 @@ def test_the_learning_rate_rows_test_the_claim_within_our_runs(tmp_path):
     assert slow["verdict"].startswith("ours: no difference detected") and slow["missing"]
     (rest,) = [r for s, r in rows.items() if s.startswith("the rest of the sweep")]
     assert "N=1" not in rest["missing"] and "replicated_A N=8 BL2 lr 0.5" in rest["missing"]
+    assert rest["missing"].endswith("; and 16 more")  # 22 cells in the sweep, 2 run
     _write_ett_run(tmp_path, "lr_sweep", 0.5, 3, None)  # one run stopped at its cap
     rows = {r["setting"]: r for r in lr_rows(tmp_path, "paper")}
     assert rows["shared_A, N = 1, BL 31: lr 0.5 against lr 0.1"]["verdict"].startswith(
         "some runs did not reach 97 %"
     )
+
+
+def test_the_initialisation_rows_test_the_claim_within_our_runs(tmp_path):
+    from analog_tt.report.claim_init import INIT_CLAIM, init_rows
+    from analog_tt.runs import RunConfig
+
+    (not_run,) = init_rows(tmp_path, "paper")
+    assert not_run["verdict"] == "not run at the paper's settings"
+    assert not_run["missing"] == "all runs (36 cells)"  # 6 N x 6 starts
+    base = {"n_tiles": 8, "lr": 0.05, "epochs": 50, "eval_modes": ("exact",)}
+    starts = {
+        ("init_std", 0.0): (0.9712, 0.9725, 0.9718),
+        ("init_std", 0.06): (0.9470, 0.9490, 0.9480),
+        ("independent", 0.0): (0.9700, 0.9730),
+    }
+    for (init, std), accs in starts.items():
+        for seed, acc in enumerate(accs):
+            cfg = RunConfig(**base, init=init, init_std=std, seed=seed)
+            _write_run(tmp_path, "init_study", cfg, acc)
+    rows = {r["setting"]: r for r in init_rows(tmp_path, "paper")}
+    head = "shared_A, N = 8, lr 0.05, 50 epochs: "
+    perturbed = rows[head + "replicas perturbed by init_std 0.06 against identical ones"]
+    assert perturbed["claim"] == INIT_CLAIM
+    assert perturbed["verdict"].startswith("ours: lower accuracy than identical replicas")
+    assert perturbed["difference"] == pytest.approx(0.9480 - (0.9712 + 0.9725 + 0.9718) / 3)
+    assert perturbed["paper"] == "0.9477 (1 run) vs 0.9711 identical"  # its N = 8 values
+    independent = rows[head + "independent replicas against identical ones"]
+    assert independent["verdict"].startswith("ours: no difference from identical replicas")
+    assert independent["missing"] == "1 more seed(s)"
+    (rest,) = [r for s, r in rows.items() if "cells of experiment" in s]
+    assert rest["setting"].startswith("33 ") and "N=8 identical" not in rest["missing"]

@@ -17,7 +17,14 @@ from .. import paper
 from ..core.stats import mean_ci95, welch
 from ..core.vocabulary import PAPER_TARGET_ACCURACY
 from ..runs.profiles import load_profile
-from .ledger_cells import comparison_columns, fmt_mean_ci, missing_seeds, two_sample_columns
+from .ledger_cells import (
+    comparison_columns,
+    fmt_mean_ci,
+    listed,
+    missing_seeds,
+    not_run_row,
+    two_sample_columns,
+)
 from .mnist import ett_runs, paper_epochs_to_97
 
 __all__ = ["LR_CLAIM", "lr_rows"]
@@ -25,6 +32,7 @@ __all__ = ["LR_CLAIM", "lr_rows"]
 LR_CLAIM = "a larger learning rate cuts the epochs to 97 % (lr 0.5 vs 0.1 vs 0.05)"
 #: The learning rate of the paper's N x BL table (and of our ``epochs_to_97`` runs).
 BASE_LR = 0.1
+PAPER_RUNS = "single runs per lr (seed analysis §4.4)"
 
 
 def _effect(test: dict[str, Any], lr: float) -> str:
@@ -54,20 +62,9 @@ def lr_rows(results_root: Path, profile: str = "paper") -> list[dict[str, Any]]:
     rests_on = f"data/results/{profile}/lr_sweep"
     if sweep.empty:
         return [
-            {
-                "claim": LR_CLAIM,
-                "setting": "paper profile, experiment lr_sweep",
-                "paper": "single runs per lr (seed analysis §4.4)",
-                "ours": "–",
-                "n_ours": 0,
-                "n_paper": math.nan,
-                "difference": math.nan,
-                "difference_ci": "–",
-                "p_value": math.nan,
-                "verdict": "not run at the paper's settings",
-                "rests_on": rests_on,
-                "missing": "all runs",
-            }
+            not_run_row(
+                LR_CLAIM, "paper profile, experiment lr_sweep", PAPER_RUNS, rests_on, "all runs"
+            )
         ]
     base = ett_runs(profile, "epochs_to_97", results_root)
     base = base[(base["target"] == PAPER_TARGET_ACCURACY) & (base["lr"] == BASE_LR)]
@@ -110,22 +107,9 @@ def lr_rows(results_root: Path, profile: str = "paper") -> list[dict[str, Any]]:
         )
     unrun = _cells_not_run(profile, sweep)
     if unrun:
-        rows.append(
-            {
-                "claim": LR_CLAIM,
-                "setting": f"the rest of the sweep: {len(unrun)} (variant, N, BL, lr) cells",
-                "paper": "single runs per lr (seed analysis §4.4)",
-                "ours": "–",
-                "n_ours": 0,
-                "n_paper": math.nan,
-                "difference": math.nan,
-                "difference_ci": "–",
-                "p_value": math.nan,
-                "verdict": "not run at the paper's settings",
-                "rests_on": rests_on,
-                "missing": "; ".join(f"{v} N={n} BL{b} lr {lr:g}" for v, n, b, lr in unrun),
-            }
-        )
+        missing = listed([f"{v} N={n} BL{b} lr {lr:g}" for v, n, b, lr in unrun])
+        setting = f"the rest of the sweep: {len(unrun)} (variant, N, BL, lr) cells"
+        rows.append(not_run_row(LR_CLAIM, setting, PAPER_RUNS, rests_on, missing))
     return rows
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from .. import paper
 from ..core.stats import mean_ci95, welch_summary
 from ..runs.results import load_results
+from .claim_init import init_rows
 from .claim_lr import lr_rows
 from .claim_slopes import epochs_slope_rows, figure2_slope_rows, spiral_slope_rows
 from .fig2_epochs import fig2_epochs_to_97_brackets
@@ -359,26 +360,6 @@ def _swa_rows(results_root: Path, profile: str) -> list[dict[str, Any]]:
     return rows
 
 
-def _init_study_rows(results_root: Path, profile: str) -> list[dict[str, Any]]:
-    n = len(load_results(profile, "init_study", results_root=results_root)["key"].unique())
-    return [
-        {
-            "claim": "programmed or lightly perturbed replicas train as well as identical ones",
-            "setting": "paper profile, experiment init_study",
-            "paper": "see seed analysis §4.6",
-            "ours": "–" if n == 0 else f"{n} runs",
-            "n_ours": n,
-            "n_paper": math.nan,
-            "difference": math.nan,
-            "difference_ci": "–",
-            "p_value": math.nan,
-            "verdict": "not run at the paper's settings" if n == 0 else "see notebook 05",
-            "rests_on": f"data/results/{profile}/init_study",
-            "missing": "all runs" if n == 0 else "",
-        }
-    ]
-
-
 def claims_ledger(results_root: Path, profile: str = "paper"):
     """The ledger as a DataFrame (columns :data:`CLAIMS_COLUMNS`), from ``profile``'s results."""
     import pandas as pd
@@ -392,7 +373,7 @@ def claims_ledger(results_root: Path, profile: str = "paper"):
         + _spiral_rows(results_root, profile)
         + _spiral_one_tile_rows(results_root, profile)
         + _swa_rows(results_root, profile)
-        + _init_study_rows(results_root, profile)
+        + init_rows(results_root, profile)
         + lr_rows(results_root, profile)
     )
     return pd.DataFrame(rows, columns=CLAIMS_COLUMNS)

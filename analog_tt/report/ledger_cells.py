@@ -14,7 +14,9 @@ __all__ = [
     "comparison_columns",
     "fmt_mean_ci",
     "fmt_slope",
+    "listed",
     "missing_seeds",
+    "not_run_row",
     "two_sample_columns",
 ]
 
@@ -64,3 +66,28 @@ def two_sample_columns(test: dict[str, Any]) -> dict[str, Any]:
         "difference_ci_high": test["ci_high"],
         "p_value": test["p_value"],
     }
+
+
+def not_run_row(claim: str, setting: str, paper: str, rests_on: str, missing: str) -> dict:
+    """A ledger row for runs that do not exist yet: no value, no comparison, what is missing."""
+    return {
+        "claim": claim,
+        "setting": setting,
+        "paper": paper,
+        "ours": "–",
+        "n_ours": 0,
+        "n_paper": math.nan,
+        "difference": math.nan,
+        "difference_ci": "–",
+        "p_value": math.nan,
+        "verdict": "not run at the paper's settings",
+        "rests_on": rests_on,
+        "missing": missing,
+    }
+
+
+def listed(cells: list[str], limit: int = 4) -> str:
+    """``cells`` joined by "; ", the first ``limit`` of them and a count of the rest."""
+    if len(cells) <= limit:
+        return "; ".join(cells)
+    return "; ".join(cells[:limit]) + f"; and {len(cells) - limit} more"
