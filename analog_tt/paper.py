@@ -112,3 +112,26 @@ def spiral_runs(variant: str) -> dict[int, tuple[float, ...]]:
         int(row["num_tiles"]): tuple(_number_list(row["digital_accuracies"], name))
         for row in _csv_rows(name)
     }
+
+
+def epochs_to_97_by_setting(
+    ref: dict[str, Any] | None = None,
+) -> dict[tuple[str, int, int, float], float]:
+    """``{(variant, n_tiles, bl, lr): epochs to 97 %}`` of the paper: its §4.3 table (lr 0.1,
+    means over 5 runs) and its §4.4 sweep (other lr, single runs that reached 97 %).
+
+    ``ref`` is ``load("mnist")`` (the default).
+    """
+    ref = load("mnist") if ref is None else ref
+    out = {
+        (r["variant"], r["n_tiles"], r["bl"], 0.1): r["epochs_to_97"]
+        for r in ref["epochs_time_energy"]["rows"]
+    }
+    out.update(
+        {
+            (r["variant"], r["n_tiles"], r["bl"], r["lr"]): r["epochs_to_97"]
+            for r in ref["lr_sweep"]["rows"]
+            if r["reached_97"]
+        }
+    )
+    return out

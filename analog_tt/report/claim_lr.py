@@ -25,7 +25,7 @@ from .ledger_cells import (
     not_run_row,
     two_sample_columns,
 )
-from .mnist import ett_runs, paper_epochs_to_97
+from .mnist import ett_runs
 
 __all__ = ["LR_CLAIM", "lr_rows"]
 
@@ -68,7 +68,7 @@ def lr_rows(results_root: Path, profile: str = "paper") -> list[dict[str, Any]]:
         ]
     base = ett_runs(profile, "epochs_to_97", results_root)
     base = base[(base["target"] == PAPER_TARGET_ACCURACY) & (base["lr"] == BASE_LR)]
-    paper_single = paper_epochs_to_97(paper.load("mnist"))
+    paper_single = paper.epochs_to_97_by_setting()
     rows = []
     for (variant, n, bl, lr), cell in sweep.groupby(["variant", "n_tiles", "bl", "lr"]):
         n, bl, lr = int(n), int(bl), float(lr)

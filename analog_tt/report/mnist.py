@@ -25,7 +25,6 @@ __all__ = [
     "fig2_pooled_offset",
     "fig2_table",
     "first_mode",
-    "paper_epochs_to_97",
     "plot_fig2",
     "profiles_with",
     "swa_gain_rows",
@@ -239,22 +238,6 @@ def plot_fig2(table, profile: str, runs=None):
 # --------------------------------------------------------------------------- epochs to target
 
 
-def paper_epochs_to_97(ref: dict[str, Any]) -> dict[tuple[str, int, int, float], float]:
-    """``{(variant, n_tiles, bl, lr): epochs to 97 %}`` of the paper (§4.3 table, §4.4 sweep)."""
-    out = {
-        (r["variant"], r["n_tiles"], r["bl"], 0.1): r["epochs_to_97"]
-        for r in ref["epochs_time_energy"]["rows"]
-    }
-    out.update(
-        {
-            (r["variant"], r["n_tiles"], r["bl"], r["lr"]): r["epochs_to_97"]
-            for r in ref["lr_sweep"]["rows"]
-            if r["reached_97"]
-        }
-    )
-    return out
-
-
 def _ett_verdict(r) -> str:
     """Fewer epochs is better; n/a for another target, no paper value, or < 2 reached seeds."""
     import pandas as pd
@@ -309,7 +292,7 @@ def ett_table(profile: str, experiment: str, results_root: Path, ref: dict[str, 
     """Epochs to the target accuracy per (variant, N, BL, lr) over seeds, beside the paper's."""
     import pandas as pd
 
-    paper_values = paper_epochs_to_97(ref)
+    paper_values = paper.epochs_to_97_by_setting(ref)
     df = load_results(profile, experiment, results_root=results_root)
     df = first_mode(df[df["metric"] == "tile_avg"]).copy()
     df["epochs_to_target"] = pd.to_numeric(df["epochs_to_target"])

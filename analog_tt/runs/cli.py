@@ -9,6 +9,7 @@ from typing import Any
 
 from ..core.paths import results_root
 from ..core.vocabulary import EXPERIMENTS
+from .estimate import estimate_runs, long_runs, measured_costs, summarize_estimates
 from .profiles import available_profiles, load_profile
 from .results import ResultFileError, is_finished
 from .sweep import run_sweep
@@ -61,7 +62,11 @@ def sweep_main(argv: Sequence[str] | None = None) -> int:
         help="keep only runs whose config FIELD is one of the values, e.g. "
         "--where n_tiles=1,8,32 --where seed=0,1,2 (repeatable)",
     )
-    parser.add_argument("--dry-run", action="store_true", help="list what would run, run nothing")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list what would run and estimate its cost from the finished runs; run nothing",
+    )
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     if args.workers is not None and args.workers < 1:
@@ -85,9 +90,17 @@ def sweep_main(argv: Sequence[str] | None = None) -> int:
         return 2
     root = results_root(args.results_root) / sweep.profile
     try:
+        measured = measured_costs(sorted(root.glob("*/*.json"))) if args.dry_run else []
         for exp, cfgs in sweep.experiments.items():
-            done = sum(is_finished(root / exp / f"{c.key()}.json") for c in cfgs)
-            print(f"  {exp:18s} {len(cfgs):4d} runs, {done:4d} done")
+            left = [c for c in cfgs if not is_finished(root / exp / f"{c.key()}.json")]
+            line = f"  {exp:18s} {len(cfgs):4d} runs, {len(cfgs) - len(left):4d} done"
+            if args.dry_run and left:
+                costs = estimate_runs(left, measured)
+                line += f", {summarize_estimates(costs)}"
+                line += "".join(
+                    f"\n      longer than a session: {c}" for c in long_runs(left, costs)
+                )
+            print(line)
         if args.dry_run:
             return 0
         report = run_sweep(
