@@ -499,5 +499,5 @@ def test_notebook_07_smoke_writes_only_to_output_dir(tmp_path, repo_root) -> Non
 
     costs = pd.read_csv(out / "tables" / "hw_costs.csv")
     measured_rows = costs[costs["source"] != "paper"]
-    assert set(measured_rows["source"]) == {"measured, paper profile"}
+    assert set(measured_rows["source"]) == {"measured (paper profile)"}
     assert sorted(measured_rows["n_tiles"]) == [1, 2]  # not the quick row, not the unreached cell

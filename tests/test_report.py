@@ -11,7 +11,7 @@ import pytest
 
 from analog_tt import paper
 from analog_tt.core.files import atomic_write_json
-from analog_tt.hardware import model_costs, pareto_front, speedups
+from analog_tt.hardware import model_costs, pareto_front, speedups, speedups_at
 from analog_tt.report import epochs_figures, mnist
 from analog_tt.report.tables import final_metrics_table
 from analog_tt.runs import RunConfig, load_results
@@ -115,6 +115,14 @@ def test_speedups_and_pareto_front_of_the_papers_epochs():
     assert front["time_s"].is_monotonic_increasing and front["energy_j"].is_monotonic_decreasing
     with pytest.raises(ValueError, match="1-tile rows"):
         speedups(data[data["n_tiles"] > 1])
+    # the same table read at given settings: its own best settings give its own speed-ups back
+    assert speedups_at(sp.reset_index(), data) == pytest.approx(sp["speedup"].tolist())
+    other = pd.DataFrame({"variant": ["shared_A", "shared_A"], "n_tiles": [32, 32],
+                          "best_bl": [31, 7]})  # fmt: skip
+    t1 = data[data["n_tiles"] == 1]["time_s"].min()
+    t32 = data.set_index(["variant", "n_tiles", "bl"]).loc[("shared_A", 32, 31), "time_s"]
+    at_31, at_7 = speedups_at(other, data)
+    assert at_31 == pytest.approx(t1 / t32) and math.isnan(at_7)  # BL 7: not in the table
 
 
 def test_fake_results_are_valid_result_files(fig2_root):

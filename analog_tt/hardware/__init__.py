@@ -6,8 +6,8 @@
 
 from __future__ import annotations
 
-from .analysis import model_costs, pareto_front, speedups
+from .analysis import model_costs, pareto_front, speedups, speedups_at
 from .model import *  # noqa: F401,F403
 from .model import __all__ as _model_all
 
-__all__ = [*_model_all, "model_costs", "pareto_front", "speedups"]
+__all__ = [*_model_all, "model_costs", "pareto_front", "speedups", "speedups_at"]

@@ -6,7 +6,7 @@ from typing import Any
 
 from .model import Timing, paper_costs, pareto_mask
 
-__all__ = ["model_costs", "pareto_front", "speedups"]
+__all__ = ["model_costs", "pareto_front", "speedups", "speedups_at"]
 
 
 def model_costs(
@@ -74,6 +74,37 @@ def speedups(data, quantity: str = "time_s"):
             }
         )
     return pd.DataFrame(out)
+
+
+def speedups_at(settings, data, quantity: str = "time_s"):
+    """Speed-ups of ``data`` at given settings, over ``data``'s fastest 1-tile setting.
+
+    For comparing two sources at the same setting, e.g. the paper's own table at the BL our
+    measured runs found fastest (our runs cover fewer BL than the paper's, so the two "best"
+    settings need not agree).
+
+    Parameters
+    ----------
+    settings : pandas.DataFrame
+        Rows with ``variant``, ``n_tiles`` and ``best_bl`` (e.g. :func:`speedups`' output).
+    data : pandas.DataFrame
+        Rows with ``variant``, ``n_tiles``, ``bl`` and ``quantity``, including 1-tile rows.
+
+    Returns
+    -------
+    list of float
+        Per row of ``settings``, the 1-tile minimum of ``quantity`` over ``data``'s value at that
+        (variant, N, BL); NaN where ``data`` has no such setting.
+    """
+    one = data[data["n_tiles"] == 1]
+    if one.empty:
+        raise ValueError("speedups_at needs 1-tile rows (n_tiles == 1) in data as the baseline")
+    baseline = float(one[quantity].min())
+    at = data.set_index(["variant", "n_tiles", "bl"])[quantity].to_dict()
+    return [
+        baseline / at[key] if (key := (r.variant, r.n_tiles, r.best_bl)) in at else float("nan")
+        for r in settings.itertuples()
+    ]
 
 
 def pareto_front(data):
