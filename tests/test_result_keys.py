@@ -36,6 +36,29 @@ def test_committed_results_are_found_by_their_recomputed_key():
     assert not wrong, "\n".join(wrong)
 
 
+def test_committed_paper_runs_record_their_seed_wall_time_and_provenance():
+    """Each paper-profile run says which seed, code, machine and how long it took; the few runs
+    migrated from the old spiral runner say so instead (they have no wall time of their own)."""
+    paths = [p for p in _run_results() if "paper" in p.parts]
+    assert len(paths) >= 100, f"expected the committed paper-profile runs, found {len(paths)}"
+    lacking = []
+    for path in paths:
+        stored = json.loads(path.read_text())
+        provenance, wall = stored["provenance"], stored["wall_s"]
+        if provenance.get("seed") != stored["config"]["seed"]:
+            lacking.append(f"{path}: provenance.seed {provenance.get('seed')!r}")
+        if "migrated_by" in provenance:
+            if not provenance.get("note"):
+                lacking.append(f"{path}: migrated without a note")
+            continue
+        for field in ("git_commit", "code_hash", "started_at", "finished_at", "cpu", "packages"):
+            if not provenance.get(field):
+                lacking.append(f"{path}: no provenance.{field}")
+        if not (wall.get("train_total") or 0) > 0:
+            lacking.append(f"{path}: no wall_s.train_total")
+    assert not lacking, "\n".join(lacking)
+
+
 def test_fields_added_later_keep_their_defaults_and_stay_out_of_the_key():
     added = [f for f in dataclasses.fields(RunConfig) if f.name not in KEY_BASE_FIELDS]
     assert added, "no fields beyond the base set: this test would check nothing"
