@@ -87,3 +87,62 @@ def test_estimates_take_epochs_from_the_config_our_runs_the_paper_or_the_cap(tmp
     (line,) = long_runs([RunConfig(**ETT, bl=2, lr=0.3, seed=0)], [capped])
     assert line.startswith("shared_A N=8 BL2 lr 0.3: 1 run(s), ~4.3 h each (700 epochs, from cap)")
     assert summarize_estimates([unknown]).startswith("no estimate for its 1 runs")
+
+
+def test_plan_fills_seeds_breadth_first_within_the_budget(tmp_path):
+    from analog_tt.runs.cli import parse_where
+    from analog_tt.runs.plan import plan_runs
+    from analog_tt.runs.profiles import Sweep
+
+    bl31 = [RunConfig(**ETT, bl=31, seed=s) for s in range(4)]
+    bl2 = [RunConfig(**ETT, bl=2, seed=s) for s in range(3)]
+    capped = RunConfig(**ETT, bl=2, lr=0.3, seed=0)  # 700 epochs at the cap: over any budget here
+    unmeasured = RunConfig(**{**ETT, "n_tiles": 4}, bl=31, seed=0)
+    files = [
+        _finished(tmp_path, bl31[0], epochs=36, train_s=720.0, eval_s=72.0, total_s=912.0,
+                  epochs_to_target=36),
+        _finished(tmp_path, bl31[1], epochs=40, train_s=800.0, eval_s=80.0, total_s=1000.0,
+                  epochs_to_target=40),
+    ]  # fmt: skip
+    sweep = Sweep("paper", {"epochs_to_97": [*bl31, *bl2, capped, unmeasured]})
+    states = {bl31[0].key(): "done", bl31[1].key(): "done", bl2[0].key(): "running"}
+
+    def state(experiment, config):
+        assert experiment == "epochs_to_97"
+        return states.get(config.key(), "left")
+
+    # per run: 120 s setup + epochs x 22 s; BL 31: 38 epochs (ours), 956 s; BL 2: 94 (paper), 2188 s
+    plan = plan_runs(sweep, state, measured_costs(files), budget_hours=0.8, cores=2)
+    queued = [[(run.config.bl, run.config.seed) for run in queue] for queue in plan.queues]
+    # BL 2 has one seed running, so its seed 1 (rank 1) goes first; then rank 2 (BL 31 seed 2,
+    # BL 2 seed 2), rank 3 (BL 31 seed 3); BL 2 seed 2 fits neither core's time left
+    assert queued == [[(2, 1)], [(31, 2), (31, 3)]]
+    assert plan.queue_seconds() == [pytest.approx(2188.0), pytest.approx(2 * 956.0)]
+    assert [(r.config.bl, r.config.seed) for r in plan.left_out] == [(2, 2)]
+    assert [r.config for r in plan.running] == [bl2[0]]
+    assert [r.config for r in plan.too_long] == [capped]
+    assert [r.config for r in plan.unknown] == [unmeasured]
+    for run in [*plan.queues[0], *plan.queues[1], *plan.left_out]:  # --where selects it alone
+        assert sweep.where(**parse_where(run.where)).experiments["epochs_to_97"] == [run.config]
+    commands = plan.commands("paper")
+    assert len(commands) == 2 and commands[1].count("--only epochs_to_97") == 2
+    text = plan.describe("paper")
+    assert (
+        "core 2: ~0.53 h" in text and "left out: 1 run(s)" in text and "running: 1 run(s)" in text
+    )
+    with pytest.raises(ValueError, match="positive number of hours"):
+        plan_runs(sweep, state, [], budget_hours=0, cores=2)
+    with pytest.raises(ValueError, match="at least one core"):
+        plan_runs(sweep, state, [], budget_hours=1, cores=0)
+
+
+def test_sweep_plan_from_the_command_line(tmp_path, capsys):
+    from analog_tt.runs.cli import sweep_main
+
+    argv = ["smoke", "--only", "fig2", "--results-root", str(tmp_path)]
+    assert sweep_main([*argv, "--plan", "1", "--cores", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("plan: 2 core(s) x 1 h, 0 run(s)") and "no estimate:" in out
+    with pytest.raises(SystemExit):
+        sweep_main([*argv, "--plan", "0"])
+    assert "--plan takes the hours" in capsys.readouterr().err

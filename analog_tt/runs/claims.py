@@ -16,7 +16,7 @@ import socket
 import time
 from pathlib import Path
 
-__all__ = ["RunClaim", "RunClaimedError", "remove_stale_temporaries"]
+__all__ = ["RunClaim", "RunClaimedError", "live_claim", "remove_stale_temporaries"]
 
 #: A claim whose heartbeat is older than this (seconds) is stale; an epoch of the longest paper
 #: run and its pulse programming take well under it.
@@ -107,6 +107,15 @@ class RunClaim:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+def live_claim(path: Path) -> dict | None:
+    """The owner (host, pid) of the claim at ``path`` if a live process holds it, else None."""
+    claim = RunClaim(path)
+    if not claim.path.exists():
+        return None
+    owner = claim._owner()
+    return None if claim._stale(owner) else owner
 
 
 def remove_stale_temporaries(cache_dir: Path, key: str) -> list[Path]:

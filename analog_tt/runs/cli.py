@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from ..core.paths import results_root
 from ..core.vocabulary import EXPERIMENTS
+from .claims import live_claim
 from .estimate import estimate_runs, long_runs, measured_costs, summarize_estimates
+from .plan import plan_runs
 from .profiles import available_profiles, load_profile
 from .results import ResultFileError, is_finished
 from .sweep import run_sweep
@@ -30,9 +33,16 @@ def parse_where(items: Sequence[str]) -> dict[str, list[Any]]:
     return out
 
 
+def _run_state(cache_dir: Path, key: str) -> str:
+    if is_finished(cache_dir / f"{key}.json"):
+        return "done"
+    return "running" if live_claim(cache_dir / f"{key}.claim") else "left"
+
+
 def sweep_main(argv: Sequence[str] | None = None) -> int:
     """``python -m analog_tt sweep <profile> [--scheduler ADDR] [--workers N] [--only EXP ...]
-    [--where FIELD=V1,V2 ...] [--results-root DIR] [--dry-run]``; returns the exit status."""
+    [--where FIELD=V1,V2 ...] [--results-root DIR] [--dry-run | --plan HOURS [--cores N]]``;
+    returns the exit status."""
     parser = argparse.ArgumentParser(
         prog="python -m analog_tt sweep",
         description="Run a profile's experiments; finished runs are skipped, killed ones resume.",
@@ -67,10 +77,25 @@ def sweep_main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="list what would run and estimate its cost from the finished runs; run nothing",
     )
+    parser.add_argument(
+        "--plan",
+        type=float,
+        default=None,
+        metavar="HOURS",
+        help="run nothing; print one queue of unfinished runs per core that fits HOURS of wall "
+        "time each (estimated from the finished runs) and the commands that run them",
+    )
+    parser.add_argument(
+        "--cores", type=int, default=2, help="queues for --plan (default: 2, one per core)"
+    )
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     if args.workers is not None and args.workers < 1:
         parser.error(f"--workers must be >= 1, got {args.workers}")
+    if args.plan is not None and not args.plan > 0:
+        parser.error(f"--plan takes the hours each core may run, > 0; got {args.plan}")
+    if args.cores < 1:
+        parser.error(f"--cores must be >= 1, got {args.cores}")
     try:
         full = load_profile(args.profile).select(args.only)
         sweep = full
@@ -89,6 +114,20 @@ def sweep_main(argv: Sequence[str] | None = None) -> int:
         print(f"analog_tt sweep: {exc}", file=sys.stderr)
         return 2
     root = results_root(args.results_root) / sweep.profile
+    if args.plan is not None:
+        try:
+            plan = plan_runs(
+                sweep,
+                lambda exp, config: _run_state(root / exp, config.key()),
+                measured_costs(sorted(root.glob("*/*.json"))),
+                args.plan,
+                args.cores,
+            )
+        except ValueError as exc:  # a damaged result file, or a run --where cannot select
+            print(f"analog_tt sweep: {exc}", file=sys.stderr)
+            return 2
+        print(plan.describe(sweep.profile))
+        return 0
     try:
         measured = measured_costs(sorted(root.glob("*/*.json"))) if args.dry_run else []
         for exp, cfgs in sweep.experiments.items():
