@@ -4,7 +4,7 @@ For every finished, never-resumed run of ``data/results/paper/{fig2,epochs_to_97
 time from ``provenance.started_at`` to ``finished_at``, split into training
 (``wall_s.train_total``), tests (``wall_s.eval_total``), pulse programming (the layers'
 ``init_report[...].wall_s``) and the rest (``other``: building the model, loading the data,
-writing checkpoints), with the runner's commit and the mean 1-minute load average over the
+writing checkpoints), with the runner's commit, the processor and the mean 1-minute load average over the
 run's epochs (2: it shared the machine with another run). The runs were not timed as a
 benchmark: they are the campaign's own runs, on whatever machine and beside whatever ran there.
 
@@ -32,6 +32,15 @@ def _seconds(start: str, end: str) -> float:
     return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
 
 
+def _cpu_name(provenance: dict[str, Any]) -> str:
+    """The processor's brand, short ("AMD EPYC", "Intel Xeon"), or "" where not recorded."""
+    cpu = str(provenance.get("cpu") or "")
+    for brand, short in (("EPYC", "AMD EPYC"), ("Xeon", "Intel Xeon")):
+        if brand in cpu:
+            return short
+    return cpu
+
+
 def record(experiment: str, result: dict[str, Any]) -> dict[str, Any] | None:
     """The wall-time split of one result, or None (unfinished, resumed or without times)."""
     prov = result.get("provenance", {})
@@ -55,8 +64,10 @@ def record(experiment: str, result: dict[str, Any]) -> dict[str, Any] | None:
         "bl": cfg["bl"],
         "seed": cfg["seed"],
         "git_commit": (prov.get("git_commit") or "")[:7],
+        "cpu": _cpu_name(prov),
         "epochs_run": result["epochs_run"],
         "wall_min": total / 60,
+        "wall_min_per_epoch": total / 60 / max(1, result["epochs_run"]),
         "train_min": train / 60,
         "test_min": test / 60,
         "program_min": program / 60,
