@@ -9,6 +9,7 @@ every table that shows them labels them ``paper_*``.
 from __future__ import annotations
 
 import json
+import math
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -101,17 +102,27 @@ def epochs_to_97_runs(variant: str) -> dict[tuple[int, int], tuple[int, ...]]:
 
 
 @cache
-def spiral_runs(variant: str) -> dict[int, tuple[float, ...]]:
+def spiral_runs(variant: str, drop_diverged: bool = False) -> dict[int, tuple[float, ...]]:
     """Spiral (out_noise 0.1, 1000 epochs) training-set accuracy per run: ``{N: (10 values)}``.
 
-    From ``agad_v1.csv`` (shared A) / ``agad_v2_new.csv`` (replicated A); a run that diverged is
-    stored by the paper as NaN loss and chance accuracy, kept as it is.
+    From ``agad_v1.csv`` (shared A) / ``agad_v2_new.csv`` (replicated A). A run that diverged is
+    stored by the paper as NaN loss and chance accuracy: kept as it is, or left out with
+    ``drop_diverged=True``.
     """
     name = {"v1": "agad_v1.csv", "v2": "agad_v2_new.csv"}[_variant_suffix(variant)]
-    return {
-        int(row["num_tiles"]): tuple(_number_list(row["digital_accuracies"], name))
-        for row in _csv_rows(name)
-    }
+    runs = {}
+    for row in _csv_rows(name):
+        accuracies = _number_list(row["digital_accuracies"], name)
+        losses = _number_list(row["digital_losses"], name)
+        if len(losses) != len(accuracies):
+            raise ValueError(f"{name}, N = {row['num_tiles']}: {len(losses)} losses for "
+                             f"{len(accuracies)} accuracies")  # fmt: skip
+        runs[int(row["num_tiles"])] = tuple(
+            acc
+            for acc, loss in zip(accuracies, losses, strict=True)
+            if not (drop_diverged and math.isnan(loss))
+        )
+    return runs
 
 
 def epochs_to_97_by_setting(

@@ -333,7 +333,33 @@ def _spiral_one_tile_rows(results_root: Path, profile: str) -> list[dict[str, An
                 f"data/results/{profile}/spiral_one_tile",
             )
         )
+        if noise == 0.1:
+            rows += _spiral_one_tile_converged_rows(df[df["out_noise"] == noise], profile)
     return rows
+
+
+def _spiral_one_tile_converged_rows(ours_df, profile: str) -> list[dict[str, Any]]:
+    """AGAD at N = 1, out_noise 0.1, both sides without their diverged runs (NaN loss), where
+    either side has one: a chance-level run widens the spread enough to hide a difference."""
+    theirs_all = paper.spiral_runs("shared_A")[1]
+    theirs = paper.spiral_runs("shared_A", drop_diverged=True)[1]
+    converged = ours_df["diverged_at_epoch"].isna()
+    if len(theirs) == len(theirs_all) and converged.all():
+        return []
+    ours = ours_df[converged]["train_acc"].dropna().tolist()
+    return [
+        _spiral_row(
+            "spiral, one tile: AGAD at N = 1 (the multi-tile runs' baseline)",
+            "AGAD, N = 1, out_noise 0.1, 1000 epochs, training set, runs that did not diverge "
+            f"(paper: agad_v1.csv, {len(theirs)} of {len(theirs_all)} runs; ours: "
+            f"{len(ours)} of {len(ours_df)})",
+            fmt_mean_ci(*mean_ci95(theirs), 3),
+            ours,
+            len(theirs),
+            welch_columns(ours, theirs),
+            f"data/results/{profile}/spiral_one_tile",
+        )
+    ]
 
 
 def _swa_rows(results_root: Path, profile: str) -> list[dict[str, Any]]:
