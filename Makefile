@@ -1,5 +1,5 @@
 # analog_tt: reproducible artifact for multi-tile Tiki-Taka (Gallo & del Alamo).
-#   make reproduce [PROFILE=quick|smoke|paper] [SCHEDULER=tcp://host:8786] [RECOMPUTE=1]
+#   make reproduce [PROFILE=quick|smoke|paper] [SCHEDULER=tcp://host:8786] [RECOMPUTE=1] [SWEEP=0|1]
 #   make test      unit tests + nbval notebook regression tests
 #   make lab       JupyterLab with the project's kernel
 # Everything runs in .venv, which `make env` builds from the pinned requirements.
@@ -61,7 +61,8 @@ ifeq ($(RECOMPUTE),1)
 	@test "$(PROFILE)" != paper || { echo "RECOMPUTE=1 with PROFILE=paper would drop days of runs; delete data/results/paper/<experiment> by hand"; exit 2; }
 	rm -rf data/results/$(PROFILE)
 endif
-	$(PY) -m analog_tt reproduce --profile $(PROFILE) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+	$(PY) -m analog_tt reproduce --profile $(PROFILE) $(if $(SCHEDULER),--scheduler $(SCHEDULER)) \
+	  $(if $(filter 0,$(SWEEP)),--skip-sweeps) $(if $(filter 1,$(SWEEP)),--yes)
 
 # Re-execute the notebooks in place with their defaults (the smoke profile): their outputs are the
 # nbval reference that `make test` compares against. Run after changing a notebook or an algorithm.

@@ -112,6 +112,25 @@ def test_reproduce_rejects_bad_arguments_before_any_work(capsys):
         assert words in capsys.readouterr().err
 
 
+def test_reproduce_paper_stops_before_days_of_sweeps(tmp_path, monkeypatch, capsys):
+    """The paper profile's sweep does not start by accident: the command says what it would cost
+    and how to draw from the results at hand (SWEEP=0) or run them anyway (SWEEP=1)."""
+    from analog_tt.runs import cli
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("reproduce started work it should have refused")
+
+    monkeypatch.setattr(cli, "sweep_main", must_not_run)
+    monkeypatch.setattr(pipeline, "run_notebooks", must_not_run)
+    assert pipeline.main(["--profile", "paper"]) == 2  # the committed results: hundreds left
+    err = capsys.readouterr().err
+    assert "unfinished run(s): ~" in err and "core-hours" in err
+    assert "make reproduce PROFILE=paper SWEEP=0" in err and "SWEEP=1" in err
+    monkeypatch.setenv("ANALOG_TT_RESULTS", str(tmp_path))  # nothing finished: no estimates
+    assert not pipeline._sweep_is_affordable("paper")  # still hundreds of runs of hours each
+    assert pipeline._sweep_is_affordable("smoke")  # not the paper profile, no estimate over 2 h
+
+
 def test_reproduce_runs_a_notebook_without_kernel_noise(repo_root):
     """One notebook through ``reproduce`` (smoke profile, from cache): progress, no warnings."""
     import os

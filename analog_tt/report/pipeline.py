@@ -160,12 +160,53 @@ def utc_epoch(stamp: str) -> float:
     return datetime.fromisoformat(stamp).timestamp()
 
 
+#: A sweep estimated to need more core-hours than this does not start without ``--yes``; nor
+#: does any unfinished run of the paper profile (each takes up to hours, most of them days in all).
+CONFIRM_CORE_HOURS = 2.0
+
+
+def _sweep_is_affordable(profile: str) -> bool:
+    """Whether the profile's unfinished runs fit :data:`CONFIRM_CORE_HOURS`; if not, say what
+    they would cost and the two ways on (draw from the results at hand, or run them)."""
+    from ..core.paths import results_root
+    from ..runs.estimate import estimate_sweep
+    from ..runs.profiles import load_profile
+
+    cost = estimate_sweep(load_profile(profile), results_root() / profile)
+    hours = cost.seconds / 3600
+    if hours <= CONFIRM_CORE_HOURS and not (profile == "paper" and cost.runs_left):
+        return True
+    unknown = (f" and {cost.runs_without_estimate} more without an estimate"
+               if cost.runs_without_estimate else "")  # fmt: skip
+    print(
+        f"[reproduce] the {profile} profile has {cost.runs_left} unfinished run(s): "
+        f"~{hours:.1f} core-hours by the finished runs' wall times{unknown}.\n"
+        "  The committed paper-profile runs are already drawn by `make reproduce` (the quick\n"
+        "  profile) into figures/ (the *_paper_profile figures, the claims ledger).\n"
+        f"  Skip the sweep and run the notebooks on the results already here (notebook 01\n"
+        f"  still computes its own from-scratch runs):\n"
+        f"    make reproduce PROFILE={profile} SWEEP=0\n"
+        f"  Run them first (a cluster: SCHEDULER=tcp://host:8786; one machine: "
+        f"python -m analog_tt sweep {profile} --plan HOURS):\n"
+        f"    make reproduce PROFILE={profile} SWEEP=1",
+        file=sys.stderr,
+    )
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m analog_tt reproduce")
     parser.add_argument("--profile", default="quick", help=f"one of {', '.join(PROFILES)}")
     parser.add_argument("--scheduler", default=None, help="dask scheduler address for the sweeps")
     parser.add_argument("--only", nargs="*", default=None, help="notebook prefixes, e.g. 01 05")
     parser.add_argument("--skip-sweeps", action="store_true")
+    parser.add_argument(
+        "--yes",
+        action="store_true",
+        help="run the sweeps even where they are long: without it, a sweep estimated at more "
+        f"than {CONFIRM_CORE_HOURS:g} core-hours, or any unfinished paper-profile run, stops "
+        "the command before it starts",
+    )
     parser.add_argument(
         "--param",
         action="append",
@@ -190,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
         unknown = [o for o in args.only if not any(n.startswith(o) for n in names)]
         if unknown:
             parser.error(f"--only {unknown} matches no notebook; notebooks: {names}")
+    if not args.skip_sweeps and not args.yes and not _sweep_is_affordable(args.profile):
+        return 2
     start = time.time()
     if not args.skip_sweeps:
         from ..runs.cli import sweep_main

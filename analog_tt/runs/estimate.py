@@ -27,7 +27,9 @@ from .results import read_result
 
 __all__ = [
     "RunCost",
+    "SweepCost",
     "estimate_runs",
+    "estimate_sweep",
     "long_runs",
     "measured_costs",
     "summarize_estimates",
@@ -184,3 +186,31 @@ def long_runs(configs: list[RunConfig], costs: list[RunCost]) -> list[str]:
         f"({c[0].epochs:.0f} epochs, from {c[0].epochs_from})"
         for name, c in cells.items()
     ]
+
+
+@dataclass(frozen=True)
+class SweepCost:
+    """What is left of a sweep: unfinished runs, their estimated core-seconds, and how many of
+    them have no estimate (no comparable run has finished)."""
+
+    runs_left: int
+    seconds: float
+    runs_without_estimate: int
+
+
+def estimate_sweep(sweep: Any, root: Path) -> SweepCost:
+    """The cost of the runs of ``sweep`` (a :class:`~analog_tt.runs.profiles.Sweep`) that have no
+    finished result under ``root`` (``<results>/<profile>``), from the finished ones there."""
+    from .results import is_finished
+
+    measured = measured_costs(sorted(Path(root).glob("*/*.json")))
+    left, seconds, unknown = 0, 0.0, 0
+    for experiment, configs in sweep.experiments.items():
+        todo = [c for c in configs if not is_finished(Path(root) / experiment / f"{c.key()}.json")]
+        for cost in estimate_runs(todo, measured):
+            left += 1
+            if math.isfinite(cost.seconds):
+                seconds += cost.seconds
+            else:
+                unknown += 1
+    return SweepCost(left, seconds, unknown)
