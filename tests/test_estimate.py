@@ -124,6 +124,11 @@ def test_plan_fills_seeds_breadth_first_within_the_budget(tmp_path):
     assert [r.config for r in plan.unknown] == [unmeasured]
     for run in [*plan.queues[0], *plan.queues[1], *plan.left_out]:  # --where selects it alone
         assert sweep.where(**parse_where(run.where)).experiments["epochs_to_97"] == [run.config]
+    # a selection of a larger sweep: the filters select each run among the whole sweep's runs
+    narrow = sweep.where(bl=[2], seed=[1, 2])
+    subset = plan_runs(narrow, state, measured_costs(files), budget_hours=1, cores=1, full=sweep)
+    assert [run.where for run in subset.queues[0]] == [("bl=2", "seed=1")]  # lr 0.3: seed 0 only
+    assert plan_runs(narrow, state, measured_costs(files), 1, 1).queues[0][0].where == ("seed=1",)
     commands = plan.commands("paper")
     assert len(commands) == 2 and commands[1].count("--only epochs_to_97") == 2
     text = plan.describe("paper")

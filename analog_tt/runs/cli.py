@@ -122,6 +122,7 @@ def sweep_main(argv: Sequence[str] | None = None) -> int:
                 measured_costs(sorted(root.glob("*/*.json"))),
                 args.plan,
                 args.cores,
+                full=full,
             )
         except ValueError as exc:  # a damaged result file, or a run --where cannot select
             print(f"analog_tt sweep: {exc}", file=sys.stderr)

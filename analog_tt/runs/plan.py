@@ -178,6 +178,7 @@ def plan_runs(
     measured: list[dict[str, Any]],
     budget_hours: float,
     cores: int,
+    full: Sweep | None = None,
 ) -> Plan:
     """Queues for ``cores`` cores of ``budget_hours`` each from the unfinished runs of ``sweep``.
 
@@ -195,6 +196,10 @@ def plan_runs(
         Wall hours each core may spend, > 0.
     cores : int
         Queues to fill, >= 1.
+    full : Sweep, optional
+        The profile's whole sweep, of which ``sweep`` is a selection (default: ``sweep``). The
+        ``--where`` filters of each planned run select it alone among ``full``'s runs, since
+        that is what its command runs against.
     """
     if not (isinstance(budget_hours, int | float) and math.isfinite(budget_hours)
             and budget_hours > 0):  # fmt: skip
@@ -205,6 +210,7 @@ def plan_runs(
         raise ValueError(f"the plan needs at least one core, got {cores!r}")
     plan = Plan(budget_s=budget_hours * 3600, queues=[[] for _ in range(cores)])
     candidates: list[tuple[int, int, PlannedRun]] = []
+    pool = (full if full is not None else sweep).experiments
     for experiment, configs in sweep.experiments.items():
         states = [state(experiment, c) for c in configs]
         unknown_states = sorted(set(states) - {"done", "running", "left"})
@@ -217,7 +223,7 @@ def plan_runs(
                 seeds_of_setting[setting] = seeds_of_setting.get(setting, 0) + 1
         todo = [c for c, run_state in zip(configs, states, strict=True) if run_state != "done"]
         for config, cost in zip(todo, estimate_runs(todo, measured), strict=True):
-            run = PlannedRun(experiment, config, cost, _where(experiment, config, configs))
+            run = PlannedRun(experiment, config, cost, _where(experiment, config, pool[experiment]))
             if state(experiment, config) == "running":
                 plan.running.append(run)
                 continue
