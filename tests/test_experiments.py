@@ -545,6 +545,21 @@ def test_progress_lines_name_the_run_and_the_time_left(capsys):
     assert "epoch 2/3, test acc" in err[1] and "min left" in err[0] and err[2].endswith("finished")
 
 
+def test_progress_lines_of_a_run_to_97_percent_say_the_time_at_the_paper_s_epochs(capsys):
+    from analog_tt.runs.training import _ProgressLines
+
+    cfg = ex.RunConfig(n_tiles=32, bl=5, epochs=None, stop_at_accuracy=0.97, max_epochs=700)
+    lines = _ProgressLines(cfg, first_epoch=1)
+    assert lines.paper_epochs == 66  # the paper's shared_A N = 32 BL 5: 65.6 epochs
+    lines.report(1, 0.11, stopped=False)
+    lines.report(70, 0.968, stopped=False)  # past the paper's epochs: the cap's bound alone
+    first, late = capsys.readouterr().err.splitlines()
+    assert "min left at the paper's 66 epochs, at most ~" in first
+    assert "paper's" not in late and "at most ~" in late
+    assert _ProgressLines(ex.RunConfig(n_tiles=32, bl=7, epochs=None, stop_at_accuracy=0.97,
+                                       max_epochs=700), 1).paper_epochs is None  # fmt: skip
+
+
 def test_a_where_filter_that_matches_nothing_fails_and_lists_the_values(capsys):
     assert sweep_main(["smoke", "--only", "fig2", "--where", "n_tiles=0", "--dry-run"]) == 2
     err = capsys.readouterr().err
