@@ -164,5 +164,7 @@ def _finish(fig, axes, n_used: int, title: str, fontsize: float):
     for ax in list(axes.flat)[n_used:]:
         ax.axis("off")
     fig.suptitle(title, fontsize=fontsize)
-    fig.tight_layout()
+    # keep a band of about 0.4 inch for the title: tight_layout alone lets the first row's panel
+    # titles run into it on tall grids
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / fig.get_figheight()))
     return fig
