@@ -23,7 +23,7 @@ from typing import Any
 
 from .. import paper
 from .config import RunConfig
-from .results import read_result
+from .results import is_finished, read_result
 
 __all__ = [
     "RunCost",
@@ -201,8 +201,6 @@ class SweepCost:
 def estimate_sweep(sweep: Any, root: Path) -> SweepCost:
     """The cost of the runs of ``sweep`` (a :class:`~analog_tt.runs.profiles.Sweep`) that have no
     finished result under ``root`` (``<results>/<profile>``), from the finished ones there."""
-    from .results import is_finished
-
     measured = measured_costs(sorted(Path(root).glob("*/*.json")))
     left, seconds, unknown = 0, 0.0, 0
     for experiment, configs in sweep.experiments.items():

@@ -40,8 +40,8 @@ class PlannedRun:
     config : RunConfig
     cost : RunCost
     where : tuple of str
-        ``FIELD=VALUE`` for every field that varies within the experiment; with ``--only
-        experiment`` they select this run and no other.
+        ``FIELD=VALUE`` filters, as few as the profile's runs of the experiment need: with
+        ``--only experiment`` they select this run and no other.
     """
 
     experiment: str
@@ -116,8 +116,11 @@ class Plan:
             ("no estimate", self.unknown, "no comparable run has finished"),
         ):
             if runs:
-                shown = "; ".join(f"{run.label} ({_cost_text(run.cost)})" if name in ("left out", "too long")
-                                  else run.label for run in runs[:4])  # fmt: skip
+                shown = "; ".join(
+                    run.label
+                    + (f" ({_cost_text(run.cost)})" if math.isfinite(run.cost.seconds) else "")
+                    for run in runs[:4]
+                )
                 more = f"; and {len(runs) - 4} more" if len(runs) > 4 else ""
                 out.append(f"{name}: {len(runs)} run(s), {why}: {shown}{more}")
         commands = self.commands(profile)
@@ -221,10 +224,11 @@ def plan_runs(
             if run_state != "left":
                 setting = dataclasses.replace(config, seed=0).key()
                 seeds_of_setting[setting] = seeds_of_setting.get(setting, 0) + 1
-        todo = [c for c, run_state in zip(configs, states, strict=True) if run_state != "done"]
-        for config, cost in zip(todo, estimate_runs(todo, measured), strict=True):
+        todo = [(c, st) for c, st in zip(configs, states, strict=True) if st != "done"]
+        costs = estimate_runs([c for c, _ in todo], measured)
+        for (config, run_state), cost in zip(todo, costs, strict=True):
             run = PlannedRun(experiment, config, cost, _where(experiment, config, pool[experiment]))
-            if state(experiment, config) == "running":
+            if run_state == "running":
                 plan.running.append(run)
                 continue
             setting = dataclasses.replace(config, seed=0).key()
