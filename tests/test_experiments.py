@@ -490,6 +490,22 @@ def test_sweep_shares_runs_between_experiments_and_loads_results(tmp_path):
     assert ex.load_results("t", "lr_sweep", results_root=tmp_path).empty
     assert (tmp_path / "t" / "swa" / f"{a.key()}.json").is_file()
 
+    # a sweep of one experiment reuses a run another experiment folder already finished
+    again = ex.run_sweep(
+        {"init_study": [a]}, profile="t", n_workers=1, progress=False, results_root=tmp_path
+    )
+    assert not again.computed and again.copied == [("init_study", a.key())]
+    copied = tmp_path / "t" / "init_study" / f"{a.key()}.json"
+    assert copied.read_bytes() == (tmp_path / "t" / "fig2" / f"{a.key()}.json").read_bytes()
+    # ... but never a damaged one: it is reported and nothing runs
+    (tmp_path / "t" / "fig2" / f"{b.key()}.json").write_text("{not json")
+    (tmp_path / "t" / "swa" / f"{b.key()}.json").unlink(missing_ok=True)
+    with pytest.raises(ex.ResultFileError, match=b.key()):
+        ex.run_sweep(
+            {"baselines": [b]}, profile="t", n_workers=1, progress=False, results_root=tmp_path
+        )
+    assert not (tmp_path / "t" / "baselines").exists()
+
 
 # ------------------------------------------------------------------------------------------
 # claims and leftovers

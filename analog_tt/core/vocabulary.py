@@ -73,6 +73,7 @@ EXPERIMENTS = (
     "spiral_one_tile",
     "spiral_vs_n",
     "spiral_batch_vs_tiles",
+    "engine_check",
 )
 
 #: §4.3's experiment (train until the tile average reaches a target test accuracy) is named by

@@ -95,7 +95,9 @@ def run_sweep(
     ----------
     configs
         A :class:`~analog_tt.runs.profiles.Sweep`, a mapping ``experiment -> configs``, or a
-        plain sequence of configs (stored under the experiment name ``adhoc``).
+        plain sequence of configs (stored under the experiment name ``adhoc``). A config shared
+        by several experiments is computed once; one that another experiment folder of the
+        profile has already finished (the same key) is copied, not computed.
     profile
         Results go to ``<results_root>/<profile>/<experiment>/<key>.json``.
     client
@@ -140,12 +142,19 @@ def run_sweep(
                     done.append(e)
             except ResultFileError as exc:
                 damaged.append(str(exc))
-        if done:
+        source = root / done[0] / f"{k}.json" if done else None
+        if source is None:
+            try:
+                source = _finished_elsewhere(root, k, exps)
+            except ResultFileError as exc:
+                damaged.append(str(exc))
+                continue
+        if source is not None:
             for e in exps:
                 if e in done:
                     report.skipped.append((e, k))
                 else:
-                    _copy_result(root / done[0] / f"{k}.json", root / e / f"{k}.json")
+                    _copy_result(source, root / e / f"{k}.json")
                     report.copied.append((e, k))
         else:
             pending[k] = exps[0]
@@ -163,6 +172,18 @@ def run_sweep(
                     report.copied.append((other, k))
     report.wall_s = time.perf_counter() - t0
     return report
+
+
+def _finished_elsewhere(root: Path, key: str, experiments: Sequence[str]) -> Path | None:
+    """A finished result of ``key`` in another experiment folder of the profile, or ``None``.
+
+    A key names one config whatever experiment asks for it, so a sweep of some experiments
+    (``--only``) reuses a run another experiment already has instead of computing it again.
+    """
+    for path in sorted(root.glob(f"*/{key}.json")):
+        if path.parent.name not in experiments and is_finished(path, key):
+            return path
+    return None
 
 
 def _copy_result(src: Path, dst: Path) -> None:
