@@ -218,3 +218,42 @@ def test_ledger_trend_rows_fit_epochs_on_log2_n_and_compare_with_the_paper(tmp_p
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert titles == ["replicated_A, BL 31 (1 run(s) not at 97 %)"]
     assert epochs_figures.plot_epochs_vs_n("paper", tmp_path / "empty") is None
+
+
+def test_the_engine_check_tests_batched_runs_against_aihwkit_runs(tmp_path):
+    from analog_tt.report.engine_check import ENGINE_CHECK_COLUMNS, engine_check_table
+
+    assert engine_check_table("paper", tmp_path).empty
+    accs = {"aihwkit": (0.972, 0.973, 0.974, 0.973), "batched": (0.971, 0.972, 0.973)}
+    for engine, values in accs.items():
+        for seed, acc in enumerate(values):
+            cfg = RunConfig(n_tiles=32, seed=seed, epochs=40, replica_engine=engine)
+            result = _fake_result(cfg, {"tile_avg": acc, "swa": acc + 0.001})
+            if engine == "aihwkit" and seed == 0:  # written before the field existed
+                del result["config"]["replica_engine"]
+            _write(tmp_path, "paper", "engine_check", result)
+    table = engine_check_table("paper", tmp_path)
+    assert list(table.columns) == list(ENGINE_CHECK_COLUMNS) and len(table) == 2
+    row = table[table["metric"] == "tile_avg"].iloc[0]
+    assert (row["aihwkit_n"], row["batched_n"]) == (4, 3)
+    assert row["aihwkit_mean"] == pytest.approx(0.973)
+    assert row["batched_mean"] == pytest.approx(0.972)
+    assert row["difference"] == pytest.approx(-0.001)  # batched minus aihwkit
+    assert row["difference_ci_low"] < -0.001 < row["difference_ci_high"]
+    assert row["welch_verdict"] == "indistinguishable" and row["p_value"] > 0.05
+    assert row["aihwkit_train_min_per_epoch"] == pytest.approx(1 / 60)
+    # a batched engine that loses a point of accuracy is caught
+    for seed in range(6):
+        cfg = RunConfig(n_tiles=32, seed=seed, epochs=40, replica_engine="batched")
+        result = _fake_result(cfg, {"tile_avg": 0.962 + seed / 1e4})
+        _write(tmp_path, "paper", "engine_check", result)
+    row = engine_check_table("paper", tmp_path).query("metric == 'tile_avg'").iloc[0]
+    assert row["batched_n"] == 6 and row["welch_verdict"] == "lower" and row["p_value"] < 0.001
+    # one run of an engine gets no verdict
+    for path in (tmp_path / "paper" / "engine_check").glob("*.json"):
+        if json.loads(path.read_text())["config"].get("replica_engine", "aihwkit") == "aihwkit":
+            path.unlink()
+    cfg = RunConfig(n_tiles=32, seed=0, epochs=40, replica_engine="aihwkit")
+    _write(tmp_path, "paper", "engine_check", _fake_result(cfg, {"tile_avg": 0.97}))
+    row = engine_check_table("paper", tmp_path).query("metric == 'tile_avg'").iloc[0]
+    assert row["welch_verdict"] == "n/a" and math.isnan(row["p_value"])

@@ -404,7 +404,8 @@ def _describe(config: RunConfig) -> str:
         f" {config.variant} N={config.n_tiles}" if config.is_multi_tile else ""
     )
     bl = f" BL{config.bl}" if config.is_analog else ""
-    return f"{config.dataset} {algo}{bl} seed {config.seed}"
+    engine = "" if config.replica_engine == "aihwkit" else f" ({config.replica_engine} engine)"
+    return f"{config.dataset} {algo}{bl} seed {config.seed}{engine}"
 
 
 def _final_analog(model, config: RunConfig, data, records) -> dict[str, float] | None:
