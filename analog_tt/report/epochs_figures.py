@@ -138,7 +138,9 @@ def plot_epochs_vs_n(profile: str, results_root: Path, experiment: str = "epochs
         ax.minorticks_off()
         ax.set(title=title, xlabel="replicas N", ylabel="epochs to 97 %")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        low, high = ax.get_ylim()  # headroom: the legend sits above every run and error bar
+        ax.set_ylim(low, high + 0.35 * (high - low))
+        ax.legend(fontsize=7, loc="upper left")
     return _finish(
         fig,
         axes,
