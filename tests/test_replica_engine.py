@@ -134,7 +134,11 @@ def test_sharing_the_storage_changes_no_aihwkit_update() -> None:
 
 
 def _live(tile) -> bool:
-    return torch.equal(tile.shared_weights.tensor(tile.replicas), tile.get_replica_weights())
+    live = torch.equal(tile.shared_weights.tensor(tile.replicas), tile.get_replica_weights())
+    if tile.batched_column_reads and len(tile.grad_tiles) > 1:  # replicated_A's A tiles too
+        grad = torch.stack([g.tile.get_weights() for g in tile.grad_tiles])
+        live = live and torch.equal(tile.shared_grad_weights.tensor(tile.grad_tiles), grad)
+    return live
 
 
 def _train_step(tile, x: torch.Tensor, d: torch.Tensor) -> None:
@@ -143,10 +147,12 @@ def _train_step(tile, x: torch.Tensor, d: torch.Tensor) -> None:
     tile.update(x, d * 50)
 
 
-def test_the_shared_storage_follows_rebuilt_and_copied_tiles() -> None:
+@pytest.mark.parametrize("variant", ["shared_A", "replicated_A"])
+def test_the_shared_storage_follows_rebuilt_and_copied_tiles(variant: str) -> None:
     """Reseeding (rebuilds the C++ tiles), load_state_dict, deepcopy and pickling: every copy
-    trains on live weights of its own, and the original is not touched by a copy's training."""
-    layer = _layer("batched", 4, 30, 8)
+    trains on live weights of its own (replicated_A: its gradient tiles' too, which the
+    transfer reads), and the original is not touched by a copy's training."""
+    layer = _layer("batched", 4, 30, 8, variant=variant)
     tile = layer.analog_module.tile
     x, d = torch.rand(16, 30), torch.randn(16, 8) * 0.1
     for _ in range(3):
@@ -161,7 +167,7 @@ def test_the_shared_storage_follows_rebuilt_and_copied_tiles() -> None:
     copies = [copy.deepcopy(layer), pickle.loads(pickle.dumps(layer))]
     buffer.seek(0)
     copies.append(torch.load(buffer, weights_only=False))
-    loaded = _layer("batched", 4, 30, 8)
+    loaded = _layer("batched", 4, 30, 8, variant=variant)
     loaded.load_state_dict(layer.state_dict())
     copies.append(loaded)
     before = tile.get_replica_weights()
@@ -173,6 +179,71 @@ def test_the_shared_storage_follows_rebuilt_and_copied_tiles() -> None:
         assert _live(other_tile)
         assert not torch.equal(other_tile.get_replica_weights(), before)
         assert torch.equal(tile.get_replica_weights(), before) and _live(tile)
+
+
+def _grad_pair(n_tiles: int, n_in: int, n_out: int, transfer_noise: float,
+               transfer_bound: float | None = None) -> tuple:  # fmt: skip
+    """replicated_A tiles of both engines whose N gradient tiles hold the same weights."""
+    tiles = []
+    for engine in ("aihwkit", "batched"):
+        rpu = paper_mnist_config(n_tiles=n_tiles, variant="replicated_A", bl=5)
+        rpu.replica_engine = engine
+        rpu.device.construction_seed = 11
+        rpu.device.transfer_forward.out_noise = transfer_noise
+        if transfer_bound is not None:
+            rpu.device.transfer_forward.out_bound = transfer_bound
+        torch.manual_seed(3)
+        tiles.append(AnalogLinear(n_in, n_out, bias=True, rpu_config=rpu).analog_module.tile)
+    weights = torch.randn(n_tiles, n_out, n_in, generator=torch.Generator().manual_seed(4)) * 0.3
+    for tile in tiles:
+        for grad_tile, weight in zip(tile.grad_tiles, weights, strict=True):
+            grad_tile.tile.set_weights(weight.clone())
+    assert not tiles[0].batched_column_reads and tiles[1].batched_column_reads
+    return tiles[0], tiles[1], weights
+
+
+def test_without_noise_the_batched_column_reads_give_aihwkits_bits() -> None:
+    """replicated_A's transfer read of column k of N gradient tiles (some of it clipped at the
+    output bound, all of it on the ADC grid): aihwkit's N forwards of e_k, bit for bit, also
+    after the tiles' own pulsed updates changed the shared storage."""
+    reference, batched, weights = _grad_pair(8, 784, 256, transfer_noise=0.0, transfer_bound=0.5)
+    like = torch.zeros(1, 784)
+    assert (weights.abs() > reference.transfer_read_io.out_bound).float().mean() > 0.05
+    for k in (0, 17, 783):
+        assert torch.equal(batched._read_columns(k, like, False),
+                           reference._read_columns(k, like, False))  # fmt: skip
+    x, d = torch.rand(16, 784), torch.randn(16, 256)
+    for tile in (reference, batched):
+        reseed_analog_tiles(tile, 2)
+        tile.update(x, d)
+    grad = torch.stack([g.tile.get_weights() for g in batched.grad_tiles])
+    assert not torch.equal(grad, weights)  # the update wrote the A tiles
+    assert torch.equal(batched.shared_grad_weights.tensor(batched.grad_tiles), grad)
+    for k in (3, 400):
+        new = batched._read_columns(k, like, False)
+        assert torch.equal(new, io_read_reference(batched, k))
+
+
+def io_read_reference(tile, k: int) -> torch.Tensor:
+    """aihwkit's own reads of ``tile``'s gradient tiles (the reference path, on its weights)."""
+    e_k = torch.zeros(1, tile.x_size)
+    e_k[0, k] = 1.0
+    return torch.stack([g.tile.forward(e_k, False, False, False, False, False)[0]
+                        for g in tile.grad_tiles])  # fmt: skip
+
+
+def test_with_noise_the_batched_column_reads_have_aihwkits_spread() -> None:
+    reference, batched, weights = _grad_pair(4, 64, 500, transfer_noise=0.1)
+    like = torch.zeros(1, 64)
+    inside = weights.abs() < 0.5  # away from the output bound (1) and its clipping
+    residuals = {}
+    for name, tile in (("aihwkit", reference), ("batched", batched)):
+        res = torch.stack([tile._read_columns(k, like, False) - weights[:, :, k]
+                           for k in range(64)], dim=-1)  # fmt: skip
+        residuals[name] = res[inside]
+    ref, new = residuals["aihwkit"], residuals["batched"]
+    assert abs(new.std() / ref.std() - 1) < 0.02, (new.std(), ref.std())
+    assert abs(new.mean()) < 5 * new.std() / new.numel() ** 0.5
 
 
 def test_op_counts_are_the_same_with_either_engine() -> None:

@@ -234,7 +234,7 @@ def test_the_engine_check_tests_batched_runs_against_aihwkit_runs(tmp_path):
             _write(tmp_path, "paper", "engine_check", result)
     table = engine_check_table("paper", tmp_path)
     assert list(table.columns) == list(ENGINE_CHECK_COLUMNS) and len(table) == 2
-    row = table[table["metric"] == "tile_avg"].iloc[0]
+    row = table[table["quantity"] == "tile_avg accuracy"].iloc[0]
     assert (row["aihwkit_n"], row["batched_n"]) == (4, 3)
     assert row["aihwkit_mean"] == pytest.approx(0.973)
     assert row["batched_mean"] == pytest.approx(0.972)
@@ -247,7 +247,7 @@ def test_the_engine_check_tests_batched_runs_against_aihwkit_runs(tmp_path):
         cfg = RunConfig(n_tiles=32, seed=seed, epochs=40, replica_engine="batched")
         result = _fake_result(cfg, {"tile_avg": 0.962 + seed / 1e4})
         _write(tmp_path, "paper", "engine_check", result)
-    row = engine_check_table("paper", tmp_path).query("metric == 'tile_avg'").iloc[0]
+    row = engine_check_table("paper", tmp_path).query("quantity == 'tile_avg accuracy'").iloc[0]
     assert row["batched_n"] == 6 and row["welch_verdict"] == "lower" and row["p_value"] < 0.001
     # one run of an engine gets no verdict
     for path in (tmp_path / "paper" / "engine_check").glob("*.json"):
@@ -255,5 +255,26 @@ def test_the_engine_check_tests_batched_runs_against_aihwkit_runs(tmp_path):
             path.unlink()
     cfg = RunConfig(n_tiles=32, seed=0, epochs=40, replica_engine="aihwkit")
     _write(tmp_path, "paper", "engine_check", _fake_result(cfg, {"tile_avg": 0.97}))
-    row = engine_check_table("paper", tmp_path).query("metric == 'tile_avg'").iloc[0]
+    row = engine_check_table("paper", tmp_path).query("quantity == 'tile_avg accuracy'").iloc[0]
     assert row["welch_verdict"] == "n/a" and math.isnan(row["p_value"])
+    # a cell that stops at a target compares its epochs to it (runs that reached it)
+    ett = {"aihwkit": (37, 36, 38), "batched": (36, 39, None, 37)}
+    for engine, values in ett.items():
+        for seed, epochs in enumerate(values):
+            cfg = RunConfig(variant="replicated_A", n_tiles=8, bl=100, epochs=None, seed=seed,
+                            stop_at_accuracy=0.97, max_epochs=700, replica_engine=engine)  # fmt: skip
+            result = _fake_result(cfg, {"tile_avg": 0.97}, epochs_to_target=epochs)
+            _write(tmp_path, "paper", "engine_check", result)
+    table = engine_check_table("paper", tmp_path)
+    (row,) = table[table["quantity"] == "epochs to target"].itertuples()
+    assert (row.variant, row.n_tiles, row.bl, row.stop_at_accuracy) == (
+        "replicated_A",
+        8,
+        100,
+        0.97,
+    )
+    assert (row.aihwkit_n, row.batched_n) == (3, 3) and row.batched_mean == pytest.approx(
+        37.333, 1e-4
+    )
+    assert row.difference == pytest.approx(1 / 3) and row.welch_verdict == "indistinguishable"
+    assert len(table) == 2  # and the Figure 2 cell (its runs now hold no SWA)

@@ -31,8 +31,9 @@ ENGINE_CHECK_COLUMNS = (
     "n_tiles",
     "bl",
     "epochs",
+    "stop_at_accuracy",
     "eval_mode",
-    "metric",
+    "quantity",
     *(f"{engine}_{part}" for engine in ENGINES for part in ("n", "mean", "ci95")),
     "difference",
     "difference_ci_low",
@@ -42,9 +43,16 @@ ENGINE_CHECK_COLUMNS = (
     *(f"{engine}_train_min_per_epoch" for engine in ENGINES),
 )
 
+_CELL = ["variant", "n_tiles", "bl", "epochs", "stop_at_accuracy", "eval_mode"]
+
 
 def engine_check_table(profile: str, results_root: str | Path) -> pd.DataFrame:
-    """Each engine's final test accuracy over seeds, and Welch's test of the difference.
+    """Each engine's result over seeds, per cell, and Welch's test of the difference.
+
+    A cell trained for a fixed number of epochs compares its final test accuracy (tile average
+    and SWA, quantities ``"tile_avg accuracy"`` and ``"swa accuracy"``); a cell that stops at a
+    target accuracy compares its epochs to the target (``"epochs to target"``, runs that reached
+    it).
 
     Parameters
     ----------
@@ -56,12 +64,12 @@ def engine_check_table(profile: str, results_root: str | Path) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        One row per cell (variant, N, BL, epochs), read mode and metric (``tile_avg``, ``swa``),
-        with :data:`ENGINE_CHECK_COLUMNS`: each engine's number of finished runs, mean and 95 %
-        CI half-width of the accuracy (fraction); ``difference`` (batched minus aihwkit) with its
-        95 % CI and p-value; ``welch_verdict`` ``"indistinguishable"``, ``"higher"`` or
+        One row per cell (variant, N, BL, epochs or target), read mode and quantity, with
+        :data:`ENGINE_CHECK_COLUMNS`: each engine's number of values, their mean and 95 % CI
+        half-width (accuracy as a fraction, or epochs); ``difference`` (batched minus aihwkit)
+        with its 95 % CI and p-value; ``welch_verdict`` ``"indistinguishable"``, ``"higher"`` or
         ``"lower"`` (the batched engine's, at p < 0.05), or ``"n/a"`` while an engine has fewer
-        than 2 runs; and each engine's mean training wall time per epoch (minutes; runs that
+        than 2 values; and each engine's mean training wall time per epoch (minutes; runs that
         shared the machine differently are not a timing benchmark). Empty without results.
     """
     df = load_results(profile, "engine_check", results_root=results_root)
@@ -72,27 +80,41 @@ def engine_check_table(profile: str, results_root: str | Path) -> pd.DataFrame:
     if unknown:
         raise ValueError(f"engine_check results of {profile!r} name unknown engines {unknown}")
     rows = []
-    cell = ["variant", "n_tiles", "bl", "epochs", "eval_mode", "metric"]
-    for values, sub in df.groupby(cell, sort=True):
-        row: dict[str, object] = {"profile": profile, **dict(zip(cell, values, strict=True))}
-        accs = {}
-        for engine in ENGINES:
-            runs = sub[sub["replica_engine"] == engine]
-            accs[engine] = runs["acc"].tolist()
-            mean, ci, n = mean_ci95(accs[engine]) if accs[engine] else (math.nan, math.nan, 0)
-            row.update({f"{engine}_n": n, f"{engine}_mean": mean, f"{engine}_ci95": ci})
-            row[f"{engine}_train_min_per_epoch"] = runs["train_s_per_epoch"].mean() / 60
-        if min(len(a) for a in accs.values()) >= 2:
-            test = welch(accs["batched"], accs["aihwkit"])
-            row.update(
-                difference=test["difference"],
-                difference_ci_low=test["ci_low"],
-                difference_ci_high=test["ci_high"],
-                p_value=test["p_value"],
-                welch_verdict=test["verdict"],
-            )
-        else:
-            row.update(dict.fromkeys(("difference", "difference_ci_low", "difference_ci_high",
-                                      "p_value"), math.nan), welch_verdict="n/a")  # fmt: skip
-        rows.append(row)
+    for values, runs in df.groupby(_CELL, sort=True, dropna=False):
+        cell = dict(zip(_CELL, values, strict=True))
+        stops = not pd.isna(cell["stop_at_accuracy"])
+        for quantity, column, metric in _quantities(stops, set(runs["metric"])):
+            chosen = runs[runs["metric"] == metric]
+            row: dict[str, object] = {"profile": profile, **cell, "quantity": quantity}
+            samples = {}
+            for engine in ENGINES:
+                mine = chosen[chosen["replica_engine"] == engine]
+                samples[engine] = mine[column].dropna().astype(float).tolist()
+                stats = mean_ci95(samples[engine]) if samples[engine] else (math.nan, math.nan, 0)
+                row.update(dict(zip((f"{engine}_mean", f"{engine}_ci95", f"{engine}_n"), stats,
+                                    strict=True)))  # fmt: skip
+                row[f"{engine}_train_min_per_epoch"] = mine["train_s_per_epoch"].mean() / 60
+            row.update(_welch_columns(samples["batched"], samples["aihwkit"]))
+            rows.append(row)
     return pd.DataFrame(rows, columns=list(ENGINE_CHECK_COLUMNS))
+
+
+def _quantities(stops: bool, metrics: set[str]) -> list[tuple[str, str, str]]:
+    """``(quantity, column, metric)`` compared in a cell."""
+    if stops:
+        return [("epochs to target", "epochs_to_target", "tile_avg")]
+    return [(f"{m} accuracy", "acc", m) for m in ("tile_avg", "swa") if m in metrics]
+
+
+def _welch_columns(batched: list[float], aihwkit: list[float]) -> dict[str, object]:
+    if min(len(batched), len(aihwkit)) < 2:
+        empty = ("difference", "difference_ci_low", "difference_ci_high", "p_value")
+        return {**dict.fromkeys(empty, math.nan), "welch_verdict": "n/a"}
+    test = welch(batched, aihwkit)
+    return {
+        "difference": test["difference"],
+        "difference_ci_low": test["ci_low"],
+        "difference_ci_high": test["ci_high"],
+        "p_value": test["p_value"],
+        "welch_verdict": test["verdict"],
+    }

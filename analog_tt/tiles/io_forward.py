@@ -38,7 +38,7 @@ from aihwkit.simulator.parameters.enums import (
 )
 from torch import Tensor
 
-__all__ = ["io_managed_forward", "io_managed_sliced", "supports"]
+__all__ = ["io_managed_forward", "io_managed_sliced", "read_columns_batched", "supports"]
 
 #: IO fields that must be 0 for the batched forward (noise sources and non-idealities it omits);
 #: the op counting's output certificate needs the same (:mod:`analog_tt.tiles.counting`)
@@ -345,3 +345,39 @@ def io_managed_sliced(
         clipped[replica_ids, rows] = still
     out.view(n * m, -1)[zero_rows] = 0.0
     return out
+
+
+def read_columns_batched(
+    weights: Tensor, column: int, io_pars: Any, generator: torch.Generator | None = None
+) -> Tensor:
+    """Column ``column`` of N replicas, read as aihwkit's forward of the unit vector reads it.
+
+    The transfer read of ``replicated_A``'s N gradient tiles in one pass: aihwkit computes
+    ``W e_k`` as a full MVM, whose sum over the zero inputs adds nothing, so the same IO steps
+    (input quantisation of the 1, output noise, bound, ADC) applied to the one column give its
+    bits with the noise off.
+
+    Parameters
+    ----------
+    weights
+        ``[N, out, in]`` float32 weights.
+    column
+        The column ``k`` (``0 <= k < in``).
+    io_pars
+        The tiles' forward ``IOParameters`` (a transfer's read: ``device.transfer_forward``);
+        ``supports(io_pars)`` must hold.
+    generator
+        ``torch.Generator`` for the output noise (else torch's global RNG).
+
+    Returns
+    -------
+    Tensor
+        ``[N, out]`` float32.
+    """
+    if weights.ndim != 3 or not 0 <= column < weights.shape[-1]:
+        raise ValueError(
+            f"expected weights [N, out, in] and 0 <= column < in, got {tuple(weights.shape)} "
+            f"and column {column}"
+        )
+    unit = torch.ones(weights.shape[0], 1, 1, dtype=torch.float32)
+    return io_managed_sliced(weights[:, :, column : column + 1], unit, io_pars, generator)[:, 0]

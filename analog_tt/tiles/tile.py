@@ -94,7 +94,7 @@ from .counting import (
     empty_record,
     first_round_certified,
 )
-from .io_forward import io_managed_sliced
+from .io_forward import io_managed_sliced, read_columns_batched
 from .io_forward import supports as io_forward_supports
 from .shared_weights import SharedReplicaWeights
 
@@ -358,6 +358,14 @@ class MultiTileTransferSimulatorTile(SimulatorTile, nn.Module):
         self.weight_backward_io = deepcopy(rpu_config.backward)
         self.replica_engine: str = getattr(rpu_config, "replica_engine", "aihwkit")
         self.shared_weights = SharedReplicaWeights()
+        self.transfer_read_io = deepcopy(cfg.transfer_forward)
+        #: the batched engine reads column k of the N gradient tiles of replicated_A in one
+        #: torch pass over their shared storage where io_forward models the transfer IO; else
+        #: (and with one gradient tile) one aihwkit forward per tile
+        self.batched_column_reads: bool = self.replica_engine == "batched" and (
+            io_forward_supports(self.transfer_read_io)
+        )
+        self.shared_grad_weights = SharedReplicaWeights()
         #: count bound-management rounds from the forward's own output where that is exact
         #: (:func:`analog_tt.tiles.counting.first_round_certified`); False: always re-compute
         self.count_from_output: bool = certificate_supported(self.weight_forward_io)
@@ -781,6 +789,9 @@ class MultiTileTransferSimulatorTile(SimulatorTile, nn.Module):
             self._count("transfer_read", len(grad_tiles), 1)
         if len(grad_tiles) == 1:
             return grad_tiles[0].tile.forward(e_k, False, False, False, False, non_blocking)[None]
+        if self.batched_column_reads:
+            weights = self.shared_grad_weights.tensor(grad_tiles)  # [N, out, in], live
+            return read_columns_batched(weights, k, self.transfer_read_io)
         return torch.stack(
             [
                 grad_tile.tile.forward(e_k, False, False, False, False, non_blocking)
