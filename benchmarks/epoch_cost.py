@@ -41,6 +41,9 @@ Usage::
         --read-probes shared --no-training --program-n-tiles --concurrent 1
     python benchmarks/epoch_cost.py --study replica_engine_s8 --label batched \
         --replica-engine batched --no-read --program-n-tiles --n-tiles 1 32 64 --concurrent 1
+    python benchmarks/epoch_cost.py --study column_reads_s12 --label "batched, aihwkit reads" \
+        --replica-engine batched --column-reads aihwkit --variants replicated_A --no-read \
+        --program-n-tiles --n-tiles 1 32 64 --concurrent 1
 
 Pairing (two runs beside each other, as the campaign runs them): start two of these at once,
 each with ``--concurrent 2`` and a label naming its neighbour, e.g.
@@ -168,6 +171,9 @@ def time_training(n_tiles: int, variant: str, args: argparse.Namespace) -> dict[
         return time.perf_counter() - start
 
     timer = PartTimer(model)
+    if args.column_reads == "aihwkit":
+        for tile in timer.tiles:
+            tile.batched_column_reads = False
     for _ in range(args.warmup):
         step()
     batch_times: dict[bool, list[float]] = {False: [], True: []}
@@ -289,6 +295,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         "read_probes": args.read_probes,
         "read_engine": args.read_engine,
         "replica_engine": args.replica_engine,
+        "column_reads": args.column_reads,
     }
     floors = {n: matmul_seconds_per_batch(n, args.floor_repeats) for n in args.n_tiles}
     reads = {n: time_test_read(n, args) for n in args.n_tiles} if not args.no_read else {}
@@ -341,6 +348,13 @@ def main(argv: list[str] | None = None) -> None:
         default="aihwkit",
         choices=["aihwkit", "batched"],
         help="training forward / backward of the replicas (RunConfig.replica_engine)",
+    )
+    parser.add_argument(
+        "--column-reads",
+        default="engine",
+        choices=["engine", "aihwkit"],
+        help="replicated_A's transfer reads: the replica engine's (batched: one pass) or one "
+        "aihwkit forward per gradient tile whatever the engine (the A/B of session 12)",
     )
     parser.add_argument("--no-read", action="store_true")
     parser.add_argument("--no-training", action="store_true", help="reads / programming only")
