@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..core.stats import mean_ci95, welch
+from ..core.stats import mean_ci95
 from ..runs.config import RunConfig
 from ..runs.results import load_results
 from .mnist import first_mode
+from .verdicts import welch_columns
 
 __all__ = ["ENGINE_CHECK_COLUMNS", "ENGINES", "engine_check_table"]
 
@@ -94,7 +95,9 @@ def engine_check_table(profile: str, results_root: str | Path) -> pd.DataFrame:
                 row.update(dict(zip((f"{engine}_mean", f"{engine}_ci95", f"{engine}_n"), stats,
                                     strict=True)))  # fmt: skip
                 row[f"{engine}_train_min_per_epoch"] = mine["train_s_per_epoch"].mean() / 60
-            row.update(_welch_columns(samples["batched"], samples["aihwkit"]))
+            # the shared Welch columns, aihwkit's runs in the place of the paper's
+            welch = welch_columns(samples["batched"], samples["aihwkit"])
+            row.update({k: v for k, v in welch.items() if k != "paper_n_runs"})
             rows.append(row)
     return pd.DataFrame(rows, columns=list(ENGINE_CHECK_COLUMNS))
 
@@ -104,17 +107,3 @@ def _quantities(stops: bool, metrics: set[str]) -> list[tuple[str, str, str]]:
     if stops:
         return [("epochs to target", "epochs_to_target", "tile_avg")]
     return [(f"{m} accuracy", "acc", m) for m in ("tile_avg", "swa") if m in metrics]
-
-
-def _welch_columns(batched: list[float], aihwkit: list[float]) -> dict[str, object]:
-    if min(len(batched), len(aihwkit)) < 2:
-        empty = ("difference", "difference_ci_low", "difference_ci_high", "p_value")
-        return {**dict.fromkeys(empty, math.nan), "welch_verdict": "n/a"}
-    test = welch(batched, aihwkit)
-    return {
-        "difference": test["difference"],
-        "difference_ci_low": test["ci_low"],
-        "difference_ci_high": test["ci_high"],
-        "p_value": test["p_value"],
-        "welch_verdict": test["verdict"],
-    }
