@@ -12,6 +12,8 @@ PROFILE     ?= quick
 SCHEDULER   ?=
 PYTEST_ARGS ?=
 RECOMPUTE   ?=
+# free disk (GiB) a first `make env` needs: the venv is about 8 GiB, plus pip's unpacking room
+ENV_DISK_GB ?= 10
 # The venv is rebuilt only when the pinned requirements (or the package build) change: the stamp
 # is keyed on their hash.
 REQ_HASH    := $(shell cat requirements.txt requirements.lock pyproject.toml setup.py analog_tt/_clockshim.cpp | sha256sum | cut -c1-16)
@@ -32,6 +34,9 @@ env: $(STAMP)
 $(STAMP):
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 10) <= v <= (3, 12) else \
 	  f"Python 3.10-3.12 is needed (aihwkit 1.1.0 has wheels for those), found {v[0]}.{v[1]}: run make PYTHON=python3.11 ...")'
+	@test -d $(VENV)/lib/python3.*/site-packages/torch 2>/dev/null || $(PYTHON) -c 'import shutil, sys; \
+	  free = shutil.disk_usage(".").free / 2**30; sys.exit(0 if free >= $(ENV_DISK_GB) else \
+	  f"make env needs about $(ENV_DISK_GB) GB of free disk here for .venv (PyPI torch 2.10.0 brings its CUDA libraries), found {free:.1f} GB: free some space (old clones and their .venv) and rerun")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade "pip>=24" --quiet
 	$(PY) -m pip install -r requirements.txt -c requirements.lock

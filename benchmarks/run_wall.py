@@ -1,12 +1,14 @@
 """Where a paper-profile run's wall time went, from its own result file (derived, no timing here).
 
-For every finished, never-resumed run of ``data/results/paper/{fig2,epochs_to_97}/``: the wall
-time from ``provenance.started_at`` to ``finished_at``, split into training
-(``wall_s.train_total``), tests (``wall_s.eval_total``), pulse programming (the layers'
-``init_report[...].wall_s``) and the rest (``other``: building the model, loading the data,
-writing checkpoints), with the runner's commit, the processor and the mean 1-minute load average over the
-run's epochs (2: it shared the machine with another run). The runs were not timed as a
-benchmark: they are the campaign's own runs, on whatever machine and beside whatever ran there.
+For every finished, never-resumed run of ``data/results/paper/{fig2,epochs_to_97,engine_check}/``
+(a run kept in two folders counted once, under the first): the wall time from
+``provenance.started_at`` to ``finished_at``, split into training (``wall_s.train_total``), tests
+(``wall_s.eval_total``), pulse programming (the layers' ``init_report[...].wall_s``) and the rest
+(``other``: building the model, loading the data, writing checkpoints), with the replica engine
+(``aihwkit`` or ``batched``), the runner's commit, the processor and the mean 1-minute load
+average over the run's epochs (2: it shared the machine with another run). The runs were not
+timed as a benchmark: they are the campaign's own runs, on whatever machine and beside whatever
+ran there.
 
 Usage::
 
@@ -25,7 +27,7 @@ from analog_tt.core.files import atomic_write_json
 
 ROOT = Path("data/results/paper")
 OUT = Path("benchmarks/results/run_wall.json")
-EXPERIMENTS = ("fig2", "epochs_to_97")
+EXPERIMENTS = ("fig2", "epochs_to_97", "engine_check")
 
 
 def _seconds(start: str, end: str) -> float:
@@ -63,6 +65,7 @@ def record(experiment: str, result: dict[str, Any]) -> dict[str, Any] | None:
         "n_tiles": cfg["n_tiles"],
         "bl": cfg["bl"],
         "seed": cfg["seed"],
+        "replica_engine": cfg.get("replica_engine") or "aihwkit",
         "git_commit": (prov.get("git_commit") or "")[:7],
         "cpu": _cpu_name(prov),
         "epochs_run": result["epochs_run"],
@@ -80,11 +83,13 @@ def record(experiment: str, result: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def main() -> None:
-    records = []
+    records, seen = [], set()
     for experiment in EXPERIMENTS:
         for path in sorted((ROOT / experiment).glob("*.json")):
-            rec = record(experiment, json.loads(path.read_text()))
-            if rec is not None:
+            result = json.loads(path.read_text())
+            rec = record(experiment, result)
+            if rec is not None and result.get("key") not in seen:
+                seen.add(result.get("key"))
                 records.append(rec)
     records.sort(key=lambda r: (r["experiment"], r["variant"], r["n_tiles"], r["bl"], r["seed"]))
     atomic_write_json(OUT, {"source": str(ROOT), "records": records})

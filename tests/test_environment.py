@@ -60,3 +60,23 @@ def test_doctor_names_abi_mismatch(monkeypatch):
     monkeypatch.setattr(aihwkit.nn, "AnalogLinear", broken)
     with pytest.raises(doctor.EnvironmentMismatch, match=r"ABI mismatch.*torch 2\.10\.0"):
         doctor.check_stack()
+
+
+def test_make_env_names_too_little_disk_before_installing(repo_root, tmp_path):
+    """A first `make env` on a full disk stops with the space it needs, not pip's Errno 28."""
+    import shutil
+    import subprocess
+    import sys
+
+    shutil.copy(repo_root / "Makefile", tmp_path / "Makefile")
+    for name in ("requirements.txt", "requirements.lock", "pyproject.toml", "setup.py"):
+        (tmp_path / name).write_text("")
+    (tmp_path / "analog_tt").mkdir()
+    (tmp_path / "analog_tt" / "_clockshim.cpp").write_text("")
+    done = subprocess.run(
+        ["make", "env", f"PYTHON={sys.executable}", "ENV_DISK_GB=100000000"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode != 0
+    assert "needs about 100000000 GB of free disk" in done.stderr, done.stderr
+    assert not (tmp_path / ".venv").exists()
