@@ -27,6 +27,9 @@ from analog_tt.core.files import atomic_write_json
 
 ROOT = Path("data/results/paper")
 OUT = Path("benchmarks/results/run_wall.json")
+BY_ENGINE = Path("benchmarks/results/run_wall_by_engine.json")
+GROUP = ("schedule", "variant", "n_tiles", "bl", "replica_engine", "cpu", "git_commit")
+MEANS = ("epochs_run", "wall_min", "train_min", "test_min", "program_min", "other_min")
 EXPERIMENTS = ("fig2", "epochs_to_97", "engine_check")
 
 
@@ -61,6 +64,7 @@ def record(experiment: str, result: dict[str, Any]) -> dict[str, Any] | None:
     loads = [e["loadavg_1min"] for e in result["epochs"] if e.get("loadavg_1min") is not None]
     return {
         "experiment": experiment,
+        "schedule": "40 epochs" if cfg.get("stop_at_accuracy") is None else "to 97 %",
         "variant": cfg["variant"],
         "n_tiles": cfg["n_tiles"],
         "bl": cfg["bl"],
@@ -82,6 +86,31 @@ def record(experiment: str, result: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
+def by_engine(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean wall-time split per cell, replica engine, processor and runner commit.
+
+    Rows of one cell and processor differ in the engine (and the runner's commit); the seeds
+    differ, so an epochs-to-97 % row's wall time also follows its epochs (``epochs_run``).
+    """
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for rec in records:
+        groups.setdefault(tuple(rec[k] for k in GROUP), []).append(rec)
+    rows = []
+    order = ("schedule", "variant", "n_tiles", "bl", "cpu", "git_commit", "replica_engine")
+    for key, members in sorted(
+        groups.items(), key=lambda kv: [kv[0][GROUP.index(k)] for k in order]
+    ):
+        row = dict(zip(GROUP, key, strict=True))
+        row["n_runs"] = len(members)
+        row["seeds"] = " ".join(str(m["seed"]) for m in sorted(members, key=lambda m: m["seed"]))
+        for name in MEANS:
+            row[name] = statistics.mean(m[name] for m in members)
+        loads = [m["loadavg_mean"] for m in members if m["loadavg_mean"] is not None]
+        row["loadavg_mean"] = statistics.mean(loads) if len(loads) == len(members) else None
+        rows.append(row)
+    return rows
+
+
 def main() -> None:
     records, seen = [], set()
     for experiment in EXPERIMENTS:
@@ -93,6 +122,7 @@ def main() -> None:
                 records.append(rec)
     records.sort(key=lambda r: (r["experiment"], r["variant"], r["n_tiles"], r["bl"], r["seed"]))
     atomic_write_json(OUT, {"source": str(ROOT), "records": records})
+    atomic_write_json(BY_ENGINE, {"source": str(OUT), "records": by_engine(records)})
     for rec in records:
         print({k: round(v, 2) if isinstance(v, float) else v for k, v in rec.items()})
 
