@@ -288,3 +288,13 @@ def test_the_readme_status_counts_the_epochs_cells_not_run(repo_root, phrase, no
     cells = cells[~cells["setting"].str.contains("slope over N")]
     assert len(cells) == len(EPOCHS_TO_97_CELLS)
     assert (cells["n_ours"] == 0).sum() == not_run, cells[cells["n_ours"] == 0]["setting"].tolist()
+
+
+def test_the_readme_status_says_how_many_seeds_every_epochs_cell_has(repo_root):
+    """Where the README says every asked N x BL cell has at least three seeds, the ledger agrees."""
+    ledger = _ledger_if_the_readme_says(repo_root, "each with at least three seeds")
+    cells = ledger[ledger["claim"].str.startswith("shared A: epochs to 97")]
+    cells = cells[~cells["setting"].str.contains("slope over N")]
+    assert len(cells) == len(EPOCHS_TO_97_CELLS)
+    short = cells[cells["n_ours"].astype(int) < 3]
+    assert short.empty, short["setting"].tolist()

@@ -75,7 +75,10 @@ def test_make_env_names_too_little_disk_before_installing(repo_root, tmp_path):
     (tmp_path / "analog_tt" / "_clockshim.cpp").write_text("")
     done = subprocess.run(
         ["make", "env", f"PYTHON={sys.executable}", "ENV_DISK_GB=100000000"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode != 0
     assert "needs about 100000000 GB of free disk" in done.stderr, done.stderr
