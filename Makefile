@@ -36,7 +36,7 @@ $(STAMP):
 	  f"Python 3.10-3.12 is needed (aihwkit 1.1.0 has wheels for those), found {v[0]}.{v[1]}: run make PYTHON=python3.11 ...")'
 	@test -d $(VENV)/lib/python3.*/site-packages/torch 2>/dev/null || $(PYTHON) -c 'import shutil, sys; \
 	  free = shutil.disk_usage(".").free / 2**30; sys.exit(0 if free >= $(ENV_DISK_GB) else \
-	  f"make env needs about $(ENV_DISK_GB) GB of free disk here for .venv (PyPI torch 2.10.0 brings its CUDA libraries), found {free:.1f} GB: free some space (old clones and their .venv) and rerun")'
+	  f"make env needs about $(ENV_DISK_GB) GiB of free disk here for .venv (PyPI torch 2.10.0 brings its CUDA libraries), found {free:.1f} GiB: free some space (old clones and their .venv) and rerun")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade "pip>=24" --quiet
 	$(PY) -m pip install -r requirements.txt -c requirements.lock

@@ -278,23 +278,25 @@ def test_the_initialisation_rows_test_the_claim_within_our_runs(tmp_path):
     assert rest["setting"].startswith("33 ") and "N=8 identical" not in rest["missing"]
 
 
+def _epochs_cells(ledger):
+    """The ledger's per-cell epochs-to-97 % rows (not the slopes), one per asked N x BL cell."""
+    cells = ledger[ledger["claim"].str.startswith("shared A: epochs to 97")]
+    cells = cells[~cells["setting"].str.contains("slope over N")]
+    assert len(cells) == len(EPOCHS_TO_97_CELLS)
+    return cells
+
+
 @pytest.mark.parametrize(
     ("phrase", "not_run"), [("all but one of the N x BL cells", 1), ("every N x BL cell", 0)]
 )
 def test_the_readme_status_counts_the_epochs_cells_not_run(repo_root, phrase, not_run):
     """The README's status says how many of the asked N x BL cells have runs: the ledger agrees."""
-    ledger = _ledger_if_the_readme_says(repo_root, phrase)
-    cells = ledger[ledger["claim"].str.startswith("shared A: epochs to 97")]
-    cells = cells[~cells["setting"].str.contains("slope over N")]
-    assert len(cells) == len(EPOCHS_TO_97_CELLS)
+    cells = _epochs_cells(_ledger_if_the_readme_says(repo_root, phrase))
     assert (cells["n_ours"] == 0).sum() == not_run, cells[cells["n_ours"] == 0]["setting"].tolist()
 
 
 def test_the_readme_status_says_how_many_seeds_every_epochs_cell_has(repo_root):
     """Where the README says every asked N x BL cell has at least three seeds, the ledger agrees."""
-    ledger = _ledger_if_the_readme_says(repo_root, "each with at least three seeds")
-    cells = ledger[ledger["claim"].str.startswith("shared A: epochs to 97")]
-    cells = cells[~cells["setting"].str.contains("slope over N")]
-    assert len(cells) == len(EPOCHS_TO_97_CELLS)
+    cells = _epochs_cells(_ledger_if_the_readme_says(repo_root, "each with at least three seeds"))
     short = cells[cells["n_ours"].astype(int) < 3]
     assert short.empty, short["setting"].tolist()

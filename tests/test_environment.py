@@ -81,5 +81,5 @@ def test_make_env_names_too_little_disk_before_installing(repo_root, tmp_path):
         timeout=60,
     )
     assert done.returncode != 0
-    assert "needs about 100000000 GB of free disk" in done.stderr, done.stderr
+    assert "needs about 100000000 GiB of free disk" in done.stderr, done.stderr
     assert not (tmp_path / ".venv").exists()
