@@ -1,0 +1,253 @@
+"""Whole paper runs before and after the run-cost work, one after the other on a quiet machine.
+
+Issue #14's last two targets are about whole runs, not parts: a 40-epoch N = 32 Figure 2 run
+(training, tests, programming) at most 60 % of the wall time it took when the issue was filed,
+and an N = 32 epochs-to-97 % run (a test every epoch) at most 50 %. This script measures the
+first directly and derives the second from the same two runs' measured parts.
+
+What it runs, in this order, each as its own process with one torch thread, never two at once:
+
+``before``
+    Figure 2's N = 32 cell (shared A, BL 31, 40 epochs, seed ``--seed``) with the code of
+    ``--before`` (default 9fbdb3a, the commit of that cell's runs when the issue was filed), from a
+    temporary git worktree, through that commit's own ``python -m analog_tt sweep paper``.
+``after``
+    The same cell with this checkout's code and the cheaper settings the run-cost work built:
+    ``replica_engine="batched"`` and ``read_probes="shared"`` (one probe set and one factorisation
+    for all replicas). Both are run-key fields: the runs they make are tested against aihwkit's
+    engine and against per-replica probes (``engine_check``, ``tests/test_reads.py``), not
+    bit-identical to them, so the two runs' accuracies are reported, not compared bit for bit.
+
+Both runs write into a temporary results folder (never ``data/results``). The script refuses
+to start while another training run is alive (1-minute load average above ``--max-load``) and
+records the load average before and after each run.
+
+The epochs-to-97 % projection: a run that tests every epoch costs programming + E x (training
+epoch + one test) + the rest, with E the mean epochs of our N = 32 shared A BL 31 epochs-to-97 %
+runs (``data/results/paper/epochs_to_97``). Training epoch, test and programming come from each
+run's own result file; the projection is labelled as derived, not as a measured run.
+
+Writes ``benchmarks/results/whole_run.json`` (atomically).
+
+Usage::
+
+    python benchmarks/whole_run.py            # about an hour on a quiet 2-core Xeon
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run_wall import record as wall_split  # noqa: E402
+
+from analog_tt.core.files import atomic_write_json  # noqa: E402
+from analog_tt.core.provenance import machine_info  # noqa: E402
+
+OUT = Path("benchmarks/results/whole_run.json")
+EPOCHS_TO_97 = Path("data/results/paper/epochs_to_97")
+CELL = {"n_tiles": 32, "variant": "shared_A", "bl": 31}
+AFTER_SETTINGS = {"replica_engine": "batched", "read_probes": "shared"}
+
+
+def _git(*args: str, cwd: Path | str = ".") -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def _env(code_root: Path, results_root: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    # the code's own copy of the clock helper: a run checks that the one preloaded is its own
+    shim = sorted((code_root / "analog_tt").resolve().glob("_clockshim*.so"))
+    if not shim:
+        raise SystemExit(f"{code_root}/analog_tt/_clockshim*.so is missing: run `make env` first")
+    env.update(
+        PYTHONPATH=str(code_root),
+        OMP_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+        LD_PRELOAD=str(shim[0]),
+        ANALOG_TT_RESULTS=str(results_root),
+    )
+    return env
+
+
+def _one_result(folder: Path) -> dict[str, Any]:
+    found = sorted(folder.rglob("*.json"))
+    finished = [json.loads(p.read_text()) for p in found]
+    finished = [r for r in finished if r.get("status") == "finished"]
+    if len(finished) != 1:
+        raise RuntimeError(f"expected one finished result under {folder}, found {len(finished)}")
+    return finished[0]
+
+
+def _timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, float]:
+    load_before = os.getloadavg()[0]
+    start = time.perf_counter()
+    subprocess.run(cmd, cwd=cwd, env=env, check=True)
+    return time.perf_counter() - start, load_before, os.getloadavg()[0]
+
+
+def run_before(commit: str, seed: int, scratch: Path) -> dict[str, Any]:
+    """One Figure 2 N = 32 run with the code of ``commit`` (its own sweep command)."""
+    tree, results = scratch / "before_tree", scratch / "before_results"
+    _git("worktree", "add", "--detach", str(tree), commit)
+    try:
+        (tree / "data").mkdir(exist_ok=True)
+        (tree / "data" / "MNIST").symlink_to(Path("data/MNIST").resolve())
+        for shim in Path("analog_tt").glob("_clockshim*.so"):  # built, so not in git
+            shutil.copy2(shim, tree / "analog_tt" / shim.name)
+        cmd = [sys.executable, "-m", "analog_tt", "sweep", "paper", "--workers", "1"]
+        cmd += ["--only", "fig2", "--where", "n_tiles=32", "--where", f"seed={seed}"]
+        cmd += ["--results-root", str(results)]
+        wall, load0, load1 = _timed(cmd, tree, _env(tree, results))
+    finally:
+        _git("worktree", "remove", "--force", str(tree))
+    return _summary("before", commit, {}, _one_result(results), wall, load0, load1)
+
+
+def run_after(seed: int, scratch: Path) -> dict[str, Any]:
+    """The same cell with this checkout's code and :data:`AFTER_SETTINGS`."""
+    results = scratch / "after_results"
+    code = (
+        "import dataclasses, sys\n"
+        "from analog_tt.runs import load_profile, run\n"
+        f"sweep = load_profile('paper').select(['fig2']).where(n_tiles=[32], seed=[{seed}])\n"
+        "(config,) = sweep.experiments['fig2']\n"
+        f"config = dataclasses.replace(config, **{AFTER_SETTINGS!r})\n"
+        f"run(config, cache_dir={str(results / 'fig2')!r}, progress='lines')\n"
+    )
+    root = Path(".").resolve()
+    wall, load0, load1 = _timed([sys.executable, "-c", code], root, _env(root, results))
+    commit = _git("rev-parse", "--short", "HEAD")
+    return _summary("after", commit, AFTER_SETTINGS, _one_result(results), wall, load0, load1)
+
+
+def _summary(label, commit, settings, result, wall, load0, load1) -> dict[str, Any]:
+    split = wall_split("fig2", result)
+    tests = [e for e in result["epochs"] if e.get("test") is not None]
+    test_s = [float(e["eval_s"]) for e in tests if e.get("eval_s") is not None]
+    final = result.get("final") or {}
+    return {
+        "label": label,
+        "git_commit": commit,
+        "settings": settings,
+        "key": result["key"],
+        "seed": result["config"]["seed"],
+        "process_wall_min": wall / 60,
+        **{k: split[k] for k in ("wall_min", "train_min", "test_min", "program_min", "other_min")},
+        "train_s_per_epoch": split["train_min"] * 60 / max(1, result["epochs_run"]),
+        "n_tests": len(tests),
+        "test_s_per_test": statistics.mean(test_s) if test_s else None,
+        "final": final,
+        "loadavg_1min_before": load0,
+        "loadavg_1min_after": load1,
+        "loadavg_mean_during": split["loadavg_mean"],
+    }
+
+
+def epochs_to_97_mean() -> tuple[float, int]:
+    """Mean epochs of our finished N = 32 shared A BL 31 epochs-to-97 % runs, and their number."""
+    epochs = []
+    for path in sorted(EPOCHS_TO_97.glob("*.json")):
+        result = json.loads(path.read_text())
+        cfg = result["config"]
+        if result.get("status") == "finished" and all(cfg[k] == v for k, v in CELL.items()):
+            epochs.append(result["epochs_run"])
+    if not epochs:
+        raise RuntimeError(f"no finished {CELL} runs under {EPOCHS_TO_97}")
+    return statistics.mean(epochs), len(epochs)
+
+
+def projected_epochs_to_97_min(run: dict[str, Any], epochs: float) -> float:
+    """Programming + ``epochs`` x (training epoch + one test) + the rest, in minutes."""
+    per_epoch_s = run["train_s_per_epoch"] + run["test_s_per_test"]
+    return run["program_min"] + run["other_min"] + epochs * per_epoch_s / 60
+
+
+def derive(runs: list[dict[str, Any]], epochs: float) -> list[dict[str, Any]]:
+    """The measured runs (``before`` first) as records, with their ratios to ``before`` and the
+    projected epochs-to-97 % run of ``epochs`` epochs."""
+    before = runs[0]
+    records = []
+    for run in runs:
+        projected = projected_epochs_to_97_min(run, epochs)
+        records.append(
+            {
+                **run,
+                # the before commit predates both fields: aihwkit's replica passes, one probe set
+                # and one solve per replica
+                "replica_engine": run["settings"].get("replica_engine", "aihwkit"),
+                "read_probes": run["settings"].get("read_probes", "per_replica"),
+                "tile_avg_acc": run["final"]["lstsq"]["tile_avg"]["acc"],
+                "swa_acc": run["final"]["lstsq"]["swa"]["acc"],
+                "wall_ratio_to_before": run["wall_min"] / before["wall_min"],
+                "projected_epochs_to_97_min": projected,
+                "projected_ratio_to_before": projected / projected_epochs_to_97_min(before, epochs),
+            }
+        )
+    return records
+
+
+def assemble(runs: list[dict[str, Any]], machine: dict[str, Any]) -> dict[str, Any]:
+    """The whole results file: the measured ``runs``, the projection's inputs, the records."""
+    epochs, n_runs = epochs_to_97_mean()
+    return {
+        "what": "one Figure 2 N = 32 run (shared A, BL 31, 40 epochs) before and after, "
+        "one at a time on a quiet machine, one torch thread each",
+        "machine": machine,
+        "concurrent": 1,
+        "targets": {"wall_ratio_to_before": 0.60, "projected_ratio_to_before": 0.50},
+        "projection": {
+            "what": "programming + the rest + E x (training epoch + one test), E the mean "
+            "epochs to 97 % of our finished runs of the cell",
+            "cell": CELL,
+            "epochs": epochs,
+            "from_runs": n_runs,
+        },
+        "runs": runs,
+        "records": derive(runs, epochs),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--before", default="9fbdb3a", help="commit of the 'before' run")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-load", type=float, default=1.0, help="refuse above this load")
+    parser.add_argument(
+        "--derive-only",
+        action="store_true",
+        help=f"run nothing: re-derive {OUT}'s records from its measured runs "
+        "(e.g. after more epochs-to-97 %% runs of the cell)",
+    )
+    args = parser.parse_args(argv)
+    if args.derive_only:
+        committed = json.loads(OUT.read_text())
+        out = assemble(committed["runs"], committed["machine"])
+        atomic_write_json(OUT, out)
+        print(json.dumps(out["records"], indent=1))
+        return
+    load = os.getloadavg()[0]
+    if load > args.max_load:
+        raise SystemExit(f"load average {load:.2f} > {args.max_load}: the machine is not quiet")
+    with tempfile.TemporaryDirectory(prefix="whole_run_") as scratch:
+        before = run_before(args.before, args.seed, Path(scratch))
+        after = run_after(args.seed, Path(scratch))
+    out = assemble([before, after], machine_info())
+    atomic_write_json(OUT, out)
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
