@@ -40,6 +40,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -55,8 +56,16 @@ from analog_tt.core.files import atomic_write_json  # noqa: E402
 from analog_tt.core.provenance import machine_info  # noqa: E402
 
 OUT = Path("benchmarks/results/whole_run.json")
-EPOCHS_TO_97 = Path("data/results/paper/epochs_to_97")
-CELL = {"n_tiles": 32, "variant": "shared_A", "bl": 31}
+#: the two whole runs of the issue's targets: the paper profile's experiment, the cell, and the
+#: largest ratio of the ``after`` run's wall time to the ``before`` run's
+SCHEDULES: dict[str, dict[str, Any]] = {
+    "fig2": {"experiment": "fig2", "cell": {"n_tiles": 32}, "target": 0.60},
+    "epochs_to_97": {
+        "experiment": "epochs_to_97",
+        "cell": {"variant": "shared_A", "n_tiles": 32, "bl": 31},
+        "target": 0.50,
+    },
+}
 AFTER_SETTINGS = {"replica_engine": "batched", "read_probes": "shared"}
 
 
@@ -94,13 +103,23 @@ def _one_result(folder: Path) -> dict[str, Any]:
 def _timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, float]:
     load_before = os.getloadavg()[0]
     start = time.perf_counter()
-    subprocess.run(cmd, cwd=cwd, env=env, check=True)
+    # its own process group, so that a stopped benchmark leaves no run (or sweep worker) behind
+    child = subprocess.Popen(cmd, cwd=cwd, env=env, start_new_session=True)
+    try:
+        returncode = child.wait()
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGTERM)
+            child.wait()
+    if returncode:
+        raise subprocess.CalledProcessError(returncode, cmd)
     return time.perf_counter() - start, load_before, os.getloadavg()[0]
 
 
-def run_before(commit: str, seed: int, scratch: Path) -> dict[str, Any]:
-    """One Figure 2 N = 32 run with the code of ``commit`` (its own sweep command)."""
-    tree, results = scratch / "before_tree", scratch / "before_results"
+def run_before(schedule: str, commit: str, seed: int, scratch: Path) -> dict[str, Any]:
+    """One run of ``schedule``'s cell with the code of ``commit`` (its own sweep command)."""
+    spec = SCHEDULES[schedule]
+    tree, results = scratch / f"before_tree_{schedule}", scratch / f"before_results_{schedule}"
     _git("worktree", "add", "--detach", str(tree), commit)
     try:
         (tree / "data").mkdir(exist_ok=True)
@@ -108,42 +127,48 @@ def run_before(commit: str, seed: int, scratch: Path) -> dict[str, Any]:
         for shim in Path("analog_tt").glob("_clockshim*.so"):  # built, so not in git
             shutil.copy2(shim, tree / "analog_tt" / shim.name)
         cmd = [sys.executable, "-m", "analog_tt", "sweep", "paper", "--workers", "1"]
-        cmd += ["--only", "fig2", "--where", "n_tiles=32", "--where", f"seed={seed}"]
-        cmd += ["--results-root", str(results)]
+        cmd += ["--only", spec["experiment"], "--results-root", str(results)]
+        for field, value in {**spec["cell"], "seed": seed}.items():
+            cmd += ["--where", f"{field}={value}"]
         wall, load0, load1 = _timed(cmd, tree, _env(tree, results))
     finally:
         _git("worktree", "remove", "--force", str(tree))
-    return _summary("before", commit, {}, _one_result(results), wall, load0, load1)
+    return _summary(schedule, "before", commit, {}, _one_result(results), wall, load0, load1)
 
 
-def run_after(seed: int, scratch: Path) -> dict[str, Any]:
+def run_after(schedule: str, seed: int, scratch: Path) -> dict[str, Any]:
     """The same cell with this checkout's code and :data:`AFTER_SETTINGS`."""
-    results = scratch / "after_results"
+    spec = SCHEDULES[schedule]
+    experiment, results = spec["experiment"], scratch / f"after_results_{schedule}"
+    where = {field: [value] for field, value in {**spec["cell"], "seed": seed}.items()}
     code = (
-        "import dataclasses, sys\n"
+        "import dataclasses\n"
         "from analog_tt.runs import load_profile, run\n"
-        f"sweep = load_profile('paper').select(['fig2']).where(n_tiles=[32], seed=[{seed}])\n"
-        "(config,) = sweep.experiments['fig2']\n"
+        f"sweep = load_profile('paper').select([{experiment!r}]).where(**{where!r})\n"
+        f"(config,) = sweep.experiments[{experiment!r}]\n"
         f"config = dataclasses.replace(config, **{AFTER_SETTINGS!r})\n"
-        f"run(config, cache_dir={str(results / 'fig2')!r}, progress='lines')\n"
+        f"run(config, cache_dir={str(results / experiment)!r}, progress='lines')\n"
     )
     root = Path(".").resolve()
     wall, load0, load1 = _timed([sys.executable, "-c", code], root, _env(root, results))
     commit = _git("rev-parse", "--short", "HEAD")
-    return _summary("after", commit, AFTER_SETTINGS, _one_result(results), wall, load0, load1)
+    result = _one_result(results)
+    return _summary(schedule, "after", commit, AFTER_SETTINGS, result, wall, load0, load1)
 
 
-def _summary(label, commit, settings, result, wall, load0, load1) -> dict[str, Any]:
-    split = wall_split("fig2", result)
+def _summary(schedule, label, commit, settings, result, wall, load0, load1) -> dict[str, Any]:
+    split = wall_split(SCHEDULES[schedule]["experiment"], result)
     tests = [e for e in result["epochs"] if e.get("test") is not None]
     test_s = [float(e["eval_s"]) for e in tests if e.get("eval_s") is not None]
     final = result.get("final") or {}
     return {
+        "schedule": schedule,
         "label": label,
         "git_commit": commit,
         "settings": settings,
         "key": result["key"],
         "seed": result["config"]["seed"],
+        "epochs_run": result["epochs_run"],
         "process_wall_min": wall / 60,
         **{k: split[k] for k in ("wall_min", "train_min", "test_min", "program_min", "other_min")},
         "train_s_per_epoch": split["train_min"] * 60 / max(1, result["epochs_run"]),
@@ -156,32 +181,22 @@ def _summary(label, commit, settings, result, wall, load0, load1) -> dict[str, A
     }
 
 
-def epochs_to_97_mean() -> tuple[float, int]:
-    """Mean epochs of our finished N = 32 shared A BL 31 epochs-to-97 % runs, and their number."""
-    epochs = []
-    for path in sorted(EPOCHS_TO_97.glob("*.json")):
-        result = json.loads(path.read_text())
-        cfg = result["config"]
-        if result.get("status") == "finished" and all(cfg[k] == v for k, v in CELL.items()):
-            epochs.append(result["epochs_run"])
-    if not epochs:
-        raise RuntimeError(f"no finished {CELL} runs under {EPOCHS_TO_97}")
-    return statistics.mean(epochs), len(epochs)
+def derive(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The measured runs as records, with their ratios to the ``before`` run of their schedule.
 
-
-def projected_epochs_to_97_min(run: dict[str, Any], epochs: float) -> float:
-    """Programming + ``epochs`` x (training epoch + one test) + the rest, in minutes."""
-    per_epoch_s = run["train_s_per_epoch"] + run["test_s_per_test"]
-    return run["program_min"] + run["other_min"] + epochs * per_epoch_s / 60
-
-
-def derive(runs: list[dict[str, Any]], epochs: float) -> list[dict[str, Any]]:
-    """The measured runs (``before`` first) as records, with their ratios to ``before`` and the
-    projected epochs-to-97 % run of ``epochs`` epochs."""
-    before = runs[0]
+    ``wall_ratio_to_before`` compares the whole runs as measured. An epochs-to-97 % run stops
+    when it reaches 97 %, so its two runs may differ in epochs; ``same_epochs_ratio_to_before``
+    compares at the ``before`` run's epochs: programming + the rest + that many epochs at the run's
+    own mean training and test time per epoch.
+    """
+    befores = {r["schedule"]: r for r in runs if r["label"] == "before"}
     records = []
     for run in runs:
-        projected = projected_epochs_to_97_min(run, epochs)
+        before = befores[run["schedule"]]
+        per_epoch_min = (run["train_min"] + run["test_min"]) / run["epochs_run"]
+        same_epochs_min = (
+            run["program_min"] + run["other_min"] + before["epochs_run"] * per_epoch_min
+        )
         records.append(
             {
                 **run,
@@ -190,63 +205,68 @@ def derive(runs: list[dict[str, Any]], epochs: float) -> list[dict[str, Any]]:
                 "replica_engine": run["settings"].get("replica_engine", "aihwkit"),
                 "read_probes": run["settings"].get("read_probes", "per_replica"),
                 "tile_avg_acc": run["final"]["lstsq"]["tile_avg"]["acc"],
-                "swa_acc": run["final"]["lstsq"]["swa"]["acc"],
                 "wall_ratio_to_before": run["wall_min"] / before["wall_min"],
-                "projected_epochs_to_97_min": projected,
-                "projected_ratio_to_before": projected / projected_epochs_to_97_min(before, epochs),
+                "same_epochs_ratio_to_before": same_epochs_min / before["wall_min"],
+                "target_ratio": SCHEDULES[run["schedule"]]["target"],
             }
         )
     return records
 
 
 def assemble(runs: list[dict[str, Any]], machine: dict[str, Any]) -> dict[str, Any]:
-    """The whole results file: the measured ``runs``, the projection's inputs, the records."""
-    epochs, n_runs = epochs_to_97_mean()
+    """The whole results file: the measured ``runs`` and the records derived from them."""
+    order = list(SCHEDULES)
+    runs = sorted(runs, key=lambda r: (order.index(r["schedule"]), r["label"] != "before"))
     return {
-        "what": "one Figure 2 N = 32 run (shared A, BL 31, 40 epochs) before and after, "
-        "one at a time on a quiet machine, one torch thread each",
+        "what": "whole N = 32 paper runs before and after the run-cost work, one at a time on a "
+        "quiet machine, one torch thread each",
         "machine": machine,
         "concurrent": 1,
-        "targets": {"wall_ratio_to_before": 0.60, "projected_ratio_to_before": 0.50},
-        "projection": {
-            "what": "programming + the rest + E x (training epoch + one test), E the mean "
-            "epochs to 97 % of our finished runs of the cell",
-            "cell": CELL,
-            "epochs": epochs,
-            "from_runs": n_runs,
-        },
+        "schedules": SCHEDULES,
         "runs": runs,
-        "records": derive(runs, epochs),
+        "records": derive(runs),
     }
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--before", default="9fbdb3a", help="commit of the 'before' run")
+    parser.add_argument("--before", default="9fbdb3a", help="commit of the 'before' runs")
+    parser.add_argument(
+        "--schedule",
+        nargs="+",
+        choices=list(SCHEDULES),
+        default=list(SCHEDULES),
+        help="which whole runs to measure (each replaces its runs in the results file)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-load", type=float, default=1.0, help="refuse above this load")
     parser.add_argument(
-        "--derive-only",
-        action="store_true",
-        help=f"run nothing: re-derive {OUT}'s records from its measured runs "
-        "(e.g. after more epochs-to-97 %% runs of the cell)",
+        "--derive-only", action="store_true", help=f"run nothing: re-derive {OUT}'s records"
     )
     args = parser.parse_args(argv)
-    if args.derive_only:
+    kept: list[dict[str, Any]] = []
+    machine = machine_info()
+    if OUT.exists():
         committed = json.loads(OUT.read_text())
-        out = assemble(committed["runs"], committed["machine"])
-        atomic_write_json(OUT, out)
-        print(json.dumps(out["records"], indent=1))
+        kept, machine = committed["runs"], committed["machine"]
+    if args.derive_only:
+        atomic_write_json(OUT, assemble(kept, machine))
         return
+    if kept and machine != machine_info():
+        raise SystemExit(
+            f"{OUT} holds runs of another machine ({machine}); move it away to start afresh"
+        )
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that the clean-up runs
     load = os.getloadavg()[0]
     if load > args.max_load:
         raise SystemExit(f"load average {load:.2f} > {args.max_load}: the machine is not quiet")
+    runs = [r for r in kept if r["schedule"] not in args.schedule]
     with tempfile.TemporaryDirectory(prefix="whole_run_") as scratch:
-        before = run_before(args.before, args.seed, Path(scratch))
-        after = run_after(args.seed, Path(scratch))
-    out = assemble([before, after], machine_info())
-    atomic_write_json(OUT, out)
-    print(json.dumps(out, indent=1))
+        for schedule in args.schedule:
+            runs.append(run_before(schedule, args.before, args.seed, Path(scratch)))
+            runs.append(run_after(schedule, args.seed, Path(scratch)))
+            atomic_write_json(OUT, assemble(runs, machine))  # each schedule as it finishes
+    print(json.dumps(assemble(runs, machine)["records"], indent=1))
 
 
 if __name__ == "__main__":

@@ -298,11 +298,9 @@ def test_the_engine_check_tests_batched_runs_against_aihwkit_runs(tmp_path):
     assert len(table) == 2  # and the Figure 2 cell (its runs now hold no SWA)
 
 
-def test_whole_run_records_derive_from_the_measured_runs(repo_root, monkeypatch):
-    """``benchmarks/results/whole_run.json`` is current (its records are derived from its two
-    measured runs and our committed epochs-to-97 % runs) and the README's reading holds: the
-    Figure 2 run meets the 60 % target, and the projected epochs-to-97 % run is compared with 50 %
-    as the README says."""
+def test_whole_run_records_derive_from_the_measured_runs(repo_root):
+    """``benchmarks/results/whole_run.json`` is current (its records are derived from its measured
+    runs) and the README's reading of it holds."""
     import importlib.util
     import json
 
@@ -312,30 +310,31 @@ def test_whole_run_records_derive_from_the_measured_runs(repo_root, monkeypatch)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     committed = json.loads((repo_root / module.OUT).read_text())
-    monkeypatch.chdir(repo_root)
-    epochs, n_runs = module.epochs_to_97_mean()
-    assert (committed["projection"]["epochs"], committed["projection"]["from_runs"]) == (
-        epochs,
-        n_runs,
-    ), "run `python benchmarks/whole_run.py --derive-only`"
-    assert committed["records"] == module.derive(committed["runs"], epochs)
-    before, after = committed["records"]
-    assert (before["label"], after["label"]) == ("before", "after")
-    assert (after["replica_engine"], after["read_probes"]) == ("batched", "shared")
+    assert committed["records"] == module.derive(committed["runs"]), (
+        "run `python benchmarks/whole_run.py --derive-only`"
+    )
     assert committed["concurrent"] == 1
     readme = (repo_root / "README.md").read_text()
-    fig2_met = after["wall_ratio_to_before"] <= committed["targets"]["wall_ratio_to_before"]
-    to97_met = (
-        after["projected_ratio_to_before"] <= committed["targets"]["projected_ratio_to_before"]
-    )
     words = {True: "meets", False: "misses"}
-    assert f"the Figure 2 run {words[fig2_met]} the 60 % target" in readme
-    assert f"the projected epochs-to-97 % run {words[to97_met]} the 50 % target" in readme
-    # "Pulse programming was not cut, and in the `after` run it is second only to training"
-    assert after["program_min"] > 0.9 * before["program_min"]
-    parts = ("train_min", "test_min", "program_min", "other_min")
-    assert sorted(parts, key=after.get, reverse=True)[:2] == ["train_min", "program_min"]
-    # the before run repeats the committed run of its key (another processor): same accuracies
+    names = {"fig2": "the Figure 2 run", "epochs_to_97": "the epochs-to-97 % run"}
+    for schedule in {r["schedule"] for r in committed["records"]}:
+        before, after = (r for r in committed["records"] if r["schedule"] == schedule)
+        assert (before["label"], after["label"]) == ("before", "after")
+        assert (after["replica_engine"], after["read_probes"]) == ("batched", "shared")
+        met = after["wall_ratio_to_before"] <= after["target_ratio"]
+        target = f"{after['target_ratio'] * 100:.0f} %"
+        assert f"{names[schedule]} {words[met]} the {target} target" in readme, schedule
+        # "Pulse programming was not cut, and in the `after` runs it is second only to training"
+        assert after["program_min"] > 0.9 * before["program_min"]
+        parts = ("train_min", "test_min", "program_min", "other_min")
+        assert sorted(parts, key=after.get, reverse=True)[:2] == ["train_min", "program_min"]
+        if schedule == "epochs_to_97":  # "halving it ... would bring [it] under 50 %"
+            halved = after["wall_min"] - after["program_min"] / 2
+            assert halved / before["wall_min"] <= after["target_ratio"]
+    # the Figure 2 before run repeats the committed run of its key (another processor)
+    before = next(
+        r for r in committed["records"] if (r["schedule"], r["label"]) == ("fig2", "before")
+    )
     kept = json.loads((repo_root / "data/results/paper/fig2" / f"{before['key']}.json").read_text())
     for kind in ("tile_avg", "swa"):
         assert before["final"]["lstsq"][kind]["acc"] == kept["final"]["lstsq"][kind]["acc"]
