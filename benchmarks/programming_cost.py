@@ -6,7 +6,10 @@ records the seconds spent in aihwkit's pulsed ``update`` and analog ``forward`` 
 and in everything else (the probe draws, the stopping rule's EW variance, Python). Beside it, the
 cost of one rank-1 pulsed update (BL 1, the programming's learning rate) of a C tile per layer
 shape and, for the first layer, per size of the error it writes: the update costs what the pulses
-it fires cost (coincidences of x and d pulses). Measure on a quiet machine.
+it fires cost (coincidences of x and d pulses). Last, the floor of a dense torch lockstep update
+of 31 replicas (:func:`dense_torch_update_ms`), per replica, beside aihwkit's update at a copy's
+error size: whether batching the programming in torch could beat aihwkit's C++ on a CPU.
+Measure on a quiet machine.
 
 Usage::
 
@@ -99,6 +102,36 @@ def update_cost(out_size: int, in_size: int, error_std: float = 0.1, repeats: in
     return (time.perf_counter() - start) / repeats * 1e3
 
 
+def dense_torch_update_ms(
+    n_replicas: int = 31, out_size: int = 256, in_size: int = 784, repeats: int = 20
+) -> float:
+    """Milliseconds per replica of the least a dense torch lockstep pulsed update must do.
+
+    One programming step of ``n_replicas`` copies at once, on ``[n, out, in]`` float32 weights:
+    a random pulse mask per input and per output, their coincidences, one normal draw per
+    weight (cycle-to-cycle noise), a soft-bounds factor and a masked write. It is not aihwkit's
+    device model (no per-device parameters, no pulse counts): it is a floor for any dense torch
+    re-implementation of the programming's update, to set beside aihwkit's C++ update
+    (:func:`update_cost`). One torch thread.
+    """
+    gen = torch.Generator().manual_seed(0)
+    weights = 0.3 * torch.randn(n_replicas, out_size, in_size, generator=gen)
+
+    def step(weights: torch.Tensor) -> torch.Tensor:
+        x_pulse = torch.rand(n_replicas, 1, in_size, generator=gen) < 0.5
+        d_pulse = torch.rand(n_replicas, out_size, 1, generator=gen) < 0.5
+        noise = torch.randn(n_replicas, out_size, in_size, generator=gen)
+        delta = 0.001 * (1 + 0.3 * noise) * (1 - weights.abs())
+        return torch.where(x_pulse & d_pulse, weights + delta, weights)
+
+    for _ in range(2):
+        weights = step(weights)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        weights = step(weights)
+    return (time.perf_counter() - start) / repeats / n_replicas * 1e3
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-tiles", type=int, default=2)
@@ -122,6 +155,13 @@ def main(argv: list[str] | None = None) -> None:
             str(std): update_cost(256, 784, std) for std in (0.001, 0.01, 0.03, 0.1, 0.3)
         },
     }
+    # a copy's error is two reads' output noise (0.1 each): std 0.1 * sqrt(2)
+    record["aihwkit_update_ms_256x784_copy_error"] = update_cost(256, 784, 0.1 * 2**0.5)
+    record["dense_torch_update_ms_per_replica_256x784"] = dense_torch_update_ms()
+    record["dense_torch_over_aihwkit"] = (
+        record["dense_torch_update_ms_per_replica_256x784"]
+        / record["aihwkit_update_ms_256x784_copy_error"]
+    )
     record["update_share"] = record["aihwkit_update_s"] / record["program_s"]
     atomic_write_json(Path(args.out), {"records": [record]})
     print(record)

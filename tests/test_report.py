@@ -338,3 +338,19 @@ def test_whole_run_records_derive_from_the_measured_runs(repo_root):
     kept = json.loads((repo_root / "data/results/paper/fig2" / f"{before['key']}.json").read_text())
     for kind in ("tile_avg", "swa"):
         assert before["final"]["lstsq"][kind]["acc"] == kept["final"]["lstsq"][kind]["acc"]
+
+
+def test_a_dense_torch_programming_update_would_cost_more_than_aihwkits(repo_root):
+    """The README's reading of ``programming_cost.json``: aihwkit's update is most of the
+    programming, and a dense torch lockstep update costs more per replica than aihwkit's."""
+    import json
+
+    (record,) = json.loads((repo_root / "benchmarks/results/programming_cost.json").read_text())[
+        "records"
+    ]
+    assert record["update_share"] > 0.5
+    ratio = (
+        record["dense_torch_update_ms_per_replica_256x784"]
+        / record["aihwkit_update_ms_256x784_copy_error"]
+    )
+    assert record["dense_torch_over_aihwkit"] == ratio > 1
