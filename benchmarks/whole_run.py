@@ -1,37 +1,41 @@
 """Whole paper runs before and after the run-cost work, one after the other on a quiet machine.
 
 Issue #14's last two targets are about whole runs, not parts: a 40-epoch N = 32 Figure 2 run
-(training, tests, programming) at most 60 % of the wall time it took when the issue was filed,
-and an N = 32 epochs-to-97 % run (a test every epoch) at most 50 %. This script measures the
-first directly and derives the second from the same two runs' measured parts.
+(training, tests, programming) at most 60 % of the wall time it took before the run-cost work,
+and an N = 32 epochs-to-97 % run (a test every epoch) at most 50 %. This script measures both
+(:data:`SCHEDULES`: Figure 2's N = 32 cell, and epochs to 97 % at shared A, N = 32, BL 31).
 
-What it runs, in this order, each as its own process with one torch thread, never two at once:
+What it runs for each schedule, in this order, each as its own process (its own process group)
+with one torch thread, never two at once:
 
 ``before``
-    Figure 2's N = 32 cell (shared A, BL 31, 40 epochs, seed ``--seed``) with the code of
-    ``--before`` (default 9fbdb3a, the commit of that cell's runs when the issue was filed), from a
-    temporary git worktree, through that commit's own ``python -m analog_tt sweep paper``.
+    The cell (seed ``--seed``) with the code of ``--before`` (default 9fbdb3a, the commit of these
+    cells' runs before the run-cost work), from a temporary git worktree that gets the compiled
+    clock helper, through that commit's own ``python -m analog_tt sweep paper``.
 ``after``
     The same cell with this checkout's code and the cheaper settings the run-cost work built:
     ``replica_engine="batched"`` and ``read_probes="shared"`` (one probe set and one factorisation
     for all replicas). Both are run-key fields: the runs they make are tested against aihwkit's
-    engine and against per-replica probes (``engine_check``, ``tests/test_reads.py``), not
+    engine and against per-replica probes (``engine_check``, ``tests/test_readout.py``), not
     bit-identical to them, so the two runs' accuracies are reported, not compared bit for bit.
 
 Both runs write into a temporary results folder (never ``data/results``). The script refuses
-to start while another training run is alive (1-minute load average above ``--max-load``) and
-records the load average before and after each run.
+to start while the machine is busy (1-minute load average above ``--max-load``), records the
+load average before and after each run, and writes each schedule's runs as soon as they finish
+(runs of schedules not measured this time are kept; runs of another machine are refused).
 
-The epochs-to-97 % projection: a run that tests every epoch costs programming + E x (training
-epoch + one test) + the rest, with E the mean epochs of our N = 32 shared A BL 31 epochs-to-97 %
-runs (``data/results/paper/epochs_to_97``). Training epoch, test and programming come from each
-run's own result file; the projection is labelled as derived, not as a measured run.
+:func:`derive` adds each run's ratio to its schedule's ``before`` run: of the whole wall time,
+and, because an epochs-to-97 % run stops when it reaches 97 % and the two runs may differ in
+epochs, at the ``before`` run's epochs (programming + the rest + that many epochs at the run's
+own training and test time per epoch).
 
 Writes ``benchmarks/results/whole_run.json`` (atomically).
 
 Usage::
 
-    python benchmarks/whole_run.py            # about an hour on a quiet 2-core Xeon
+    python benchmarks/whole_run.py                          # about 2 h on a quiet 2-core Xeon
+    python benchmarks/whole_run.py --schedule epochs_to_97  # one cell, about 55 min
+    python benchmarks/whole_run.py --derive-only            # recompute the derived columns
 """
 
 from __future__ import annotations
