@@ -232,6 +232,11 @@ def assemble(runs: list[dict[str, Any]], machine: dict[str, Any]) -> dict[str, A
     }
 
 
+def _machine() -> dict[str, Any]:
+    """This machine, as the runs see it: their torch thread count is :func:`_env`'s, 1."""
+    return {**machine_info(), "torch_threads": int(_env(Path("."), Path("."))["OMP_NUM_THREADS"])}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--before", default="9fbdb3a", help="commit of the 'before' runs")
@@ -249,14 +254,14 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     kept: list[dict[str, Any]] = []
-    machine = machine_info()
+    machine = _machine()
     if OUT.exists():
         committed = json.loads(OUT.read_text())
         kept, machine = committed["runs"], committed["machine"]
     if args.derive_only:
         atomic_write_json(OUT, assemble(kept, machine))
         return
-    if kept and machine != machine_info():
+    if kept and machine != _machine():
         raise SystemExit(
             f"{OUT} holds runs of another machine ({machine}); move it away to start afresh"
         )

@@ -133,16 +133,19 @@ def test_fake_results_are_valid_result_files(fig2_root):
         assert json.loads(path.read_text())["status"] == "finished"
 
 
-def test_replica_loop_table_is_derived_from_the_epoch_cost_records(repo_root):
-    """The derived file is current, and the README's reading of it (over 1.3x at N >= 32) holds."""
+def _benchmark(repo_root, name: str):
+    """``benchmarks/<name>.py`` as a module (the benchmarks are scripts, not a package)."""
     import importlib.util
-    import json
 
-    spec = importlib.util.spec_from_file_location(
-        "replica_loop_vs_floor", repo_root / "benchmarks" / "replica_loop_vs_floor.py"
-    )
+    spec = importlib.util.spec_from_file_location(name, repo_root / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def test_replica_loop_table_is_derived_from_the_epoch_cost_records(repo_root):
+    """The derived file is current, and the README's reading of it (over 1.3x at N >= 32) holds."""
+    module = _benchmark(repo_root, "replica_loop_vs_floor")
     source = json.loads((repo_root / module.SOURCE).read_text())["records"]
     committed = json.loads((repo_root / module.OUT).read_text())["records"]
     assert committed == module.derive(source), "run `python benchmarks/replica_loop_vs_floor.py`"
@@ -168,14 +171,7 @@ def test_replica_loop_table_is_derived_from_the_epoch_cost_records(repo_root):
 def test_pairing_slowdown_is_derived_from_the_epoch_cost_records(repo_root):
     """The derived file is current, and the README's reading of it holds: an N = 32 run is
     slowed less by its neighbour than an N = 1 run beside an N = 32 one."""
-    import importlib.util
-    import json
-
-    spec = importlib.util.spec_from_file_location(
-        "pairing_slowdown", repo_root / "benchmarks" / "pairing_slowdown.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _benchmark(repo_root, "pairing_slowdown")
     source = json.loads((repo_root / module.SOURCE).read_text())["records"]
     committed = json.loads((repo_root / module.OUT).read_text())["records"]
     assert committed == module.derive(source), "run `python benchmarks/pairing_slowdown.py`"
@@ -188,8 +184,6 @@ def test_the_batched_column_reads_cut_replicated_as_transfer(repo_root):
     """The README's reading of study column_reads_s12 holds: at N = 32 and 64 the batched column
     reads make the transfer and the whole epoch cheaper than aihwkit's reads, and the gradient-tile
     updates stay the largest part."""
-    import json
-
     records = json.loads((repo_root / "benchmarks/results/epoch_cost.json").read_text())["records"]
     study = [r for r in records if r.get("study") == "column_reads_s12" and r["count_ops"]]
     by = {(r["column_reads"], r["n_tiles"], r["concurrent"]): r for r in study}
@@ -301,14 +295,7 @@ def test_the_engine_check_tests_batched_runs_against_aihwkit_runs(tmp_path):
 def test_whole_run_records_derive_from_the_measured_runs(repo_root):
     """``benchmarks/results/whole_run.json`` is current (its records are derived from its measured
     runs) and the README's reading of it holds."""
-    import importlib.util
-    import json
-
-    spec = importlib.util.spec_from_file_location(
-        "whole_run", repo_root / "benchmarks" / "whole_run.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _benchmark(repo_root, "whole_run")
     committed = json.loads((repo_root / module.OUT).read_text())
     assert committed["records"] == module.derive(committed["runs"]), (
         "run `python benchmarks/whole_run.py --derive-only`"
@@ -343,7 +330,6 @@ def test_whole_run_records_derive_from_the_measured_runs(repo_root):
 def test_a_dense_torch_programming_update_would_cost_more_than_aihwkits(repo_root):
     """The README's reading of ``programming_cost.json``: aihwkit's update is most of the
     programming, and a dense torch lockstep update costs more per replica than aihwkit's."""
-    import json
 
     (record,) = json.loads((repo_root / "benchmarks/results/programming_cost.json").read_text())[
         "records"
