@@ -340,3 +340,31 @@ def test_a_dense_torch_programming_update_would_cost_more_than_aihwkits(repo_roo
         / record["aihwkit_update_ms_256x784_copy_error"]
     )
     assert record["dense_torch_over_aihwkit"] == ratio > 1
+    sparse = (
+        record["sparse_torch_update_ms_per_replica_256x784"]
+        / record["aihwkit_update_ms_256x784_copy_error"]
+    )
+    assert record["sparse_torch_over_aihwkit"] == sparse > 1
+    fired = record["fired_fraction_256x784_copy_error"]
+    assert 0 < fired < 1
+    assert record["aihwkit_ns_per_fired_weight"] == pytest.approx(
+        record["aihwkit_update_ms_256x784_copy_error"] * 1e6 / (fired * 256 * 784)
+    )
+
+
+def test_transfer_writes_cost_more_on_n_replicas_than_on_one(repo_root):
+    """The README's reading of ``transfer_write_cost.json``: the same column writes cost more
+    on N replicas' device state than N times on one replica, most for the largest layer."""
+
+    records = json.loads((repo_root / "benchmarks/results/transfer_write_cost.json").read_text())[
+        "records"
+    ]
+    assert [r["layer"] for r in records] == [0, 1, 2]
+    for r in records:
+        assert r["own_over_one"] == r["own_replicas_us_per_call"] / r["one_replica_us_per_call"]
+        assert r["device_state_mb_all_replicas"] == pytest.approx(
+            r["device_state_mb_per_replica"] * r["n_tiles"]
+        )
+        assert 0 < r["nonzero_rows"] <= 1
+    by_layer = [r["own_over_one"] for r in records]
+    assert by_layer[0] > 2 and by_layer[0] == max(by_layer)
