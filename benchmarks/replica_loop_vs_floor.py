@@ -34,8 +34,9 @@ from typing import Any
 SOURCE = Path("benchmarks/results/epoch_cost.json")
 OUT = Path("benchmarks/results/replica_loop_vs_floor.json")
 #: the studies with N = 1 peers: before / after the session-5 cuts, and the two replica engines
-#: (each label's loop against its own N = 1 loop plus the float floor's extra)
-STUDIES = ("run_cost_s5", "replica_engine_s8", "column_reads_s12")
+#: (each label's loop against its own N = 1 loop plus the float floor's extra), and the
+#: batched engine again in session 15, this code beside the session-9 code on a slower day
+STUDIES = ("run_cost_s5", "replica_engine_s8", "column_reads_s12", "replica_engine_s15")
 
 
 def derive(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
