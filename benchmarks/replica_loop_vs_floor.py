@@ -35,7 +35,7 @@ SOURCE = Path("benchmarks/results/epoch_cost.json")
 OUT = Path("benchmarks/results/replica_loop_vs_floor.json")
 #: the studies with N = 1 peers: before / after the session-5 cuts, and the two replica engines
 #: (each label's loop against its own N = 1 loop plus the float floor's extra), and the
-#: batched engine again in session 15, this code beside the session-9 code on a slower day
+#: batched engine again in session 15, this code beside the session-9 code in a slower session
 STUDIES = ("run_cost_s5", "replica_engine_s8", "column_reads_s12", "replica_engine_s15")
 
 
