@@ -37,7 +37,7 @@ from aihwkit.simulator.configs import SingleRPUConfig
 from aihwkit.simulator.tiles.analog import AnalogTileWithoutPeriphery
 
 from analog_tt.core.files import atomic_write_json
-from analog_tt.core.provenance import git_commit, machine_info, package_versions, utc_now
+from analog_tt.core.provenance import run_provenance
 from analog_tt.runs.models import build_model, initialize
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -222,14 +222,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default=str(OUT))
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
+    provenance = run_provenance()
     record = {
         "n_tiles": args.n_tiles,
         "seed": args.seed,
         "concurrent": args.concurrent,
-        "started_utc": utc_now(),
-        "git_commit": git_commit(),
-        "machine": machine_info(),
-        "versions": package_versions(),
+        **provenance,
         **profile_programming(args.n_tiles, args.seed),
         "update_ms_by_shape": {f"{o}x{i}": update_cost(o, i) for o, i in SHAPES},
         # pulses fired follow |d|: the cost of one update of the first layer by error size

@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 
 from analog_tt.core.files import atomic_write_json
-from analog_tt.core.provenance import git_commit, machine_info, package_versions, utc_now
+from analog_tt.core.provenance import run_provenance
 from analog_tt.runs.models import build_model, build_optimizer, load_dataset
 from analog_tt.tiles.readout import analog_linear_layers
 
@@ -134,6 +134,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default=str(OUT))
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
+    provenance = run_provenance()
     layers, store = capture(args.n_tiles, args.warmup, args.seed)
     records = []
     for li, tiles in enumerate(layers):
@@ -157,10 +158,7 @@ def main(argv: list[str] | None = None) -> None:
         "warmup_batches": args.warmup,
         "repeats": args.repeats,
         "seed": args.seed,
-        "started_utc": utc_now(),
-        "git_commit": git_commit(),
-        "machine": machine_info(),
-        "versions": package_versions(),
+        **provenance,
     }
     atomic_write_json(Path(args.out), {"records": [dict(common, **r) for r in records]})
 

@@ -369,3 +369,21 @@ def test_transfer_writes_cost_more_on_n_replicas_than_on_one(repo_root):
         assert 0 < r["nonzero_rows"] <= 1
     by_layer = [r["own_over_one"] for r in records]
     assert by_layer[0] > 2 and by_layer[0] == max(by_layer)
+
+
+def test_run_provenance_records_what_a_benchmark_record_needs():
+    """``run_provenance`` gives the four provenance fields, with the thread count set now."""
+    import torch
+
+    from analog_tt.core.provenance import run_provenance
+
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        record = run_provenance()
+    finally:
+        torch.set_num_threads(threads)
+    assert set(record) == {"started_utc", "git_commit", "machine", "versions"}
+    assert record["machine"]["torch_threads"] == 1
+    assert record["started_utc"].endswith("+00:00")
+    assert "aihwkit" in record["versions"]

@@ -11,7 +11,7 @@ from typing import Any
 
 from .paths import REPO_ROOT
 
-__all__ = ["git_commit", "machine_info", "package_versions", "utc_now"]
+__all__ = ["git_commit", "machine_info", "package_versions", "run_provenance", "utc_now"]
 
 
 def git_commit(short: bool = False) -> str:
@@ -66,3 +66,17 @@ def machine_info() -> dict[str, Any]:
 
 def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def run_provenance() -> dict[str, Any]:
+    """``started_utc``, ``git_commit``, ``machine`` and ``versions`` of a measurement.
+
+    Call it when the measurement starts (after setting torch's thread count, which ``machine``
+    records).
+    """
+    return {
+        "started_utc": utc_now(),
+        "git_commit": git_commit(),
+        "machine": machine_info(),
+        "versions": package_versions(),
+    }
